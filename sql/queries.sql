@@ -1,0 +1,159 @@
+-- Named queries of likecounter. Each starts with a `-- name: NAME` header and runs to the next one.
+-- `{schema}` is replaced by the quoted schema identifier (psycopg.sql.Identifier) when a counter is
+-- built; every value is passed as a bound parameter. Braces are reserved for that placeholder.
+
+-- name: create_schema
+CREATE SCHEMA IF NOT EXISTS {schema}
+
+-- name: migration_lock
+-- One lock per schema, held until the migration transaction ends.
+SELECT pg_advisory_xact_lock(hashtextextended('likecounter:' || %(schema)s, 0))
+
+-- name: use_schema
+SET LOCAL search_path TO {schema}
+
+-- name: create_version_table
+CREATE TABLE IF NOT EXISTS {schema}.schema_version (
+    version    integer     PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+
+-- name: current_version
+SELECT coalesce(max(version), 0) FROM {schema}.schema_version
+
+-- name: record_version
+INSERT INTO {schema}.schema_version (version) VALUES (%(version)s)
+
+-- name: table_exists
+SELECT to_regclass(%(table)s) IS NOT NULL
+
+-- name: find_types
+-- Reads never register a type: an unknown name simply has no row here.
+SELECT name, type_id FROM {schema}.item_types WHERE name = ANY(%(names)s::text[])
+
+-- name: register_type
+-- Registers a type if it is new and returns its id either way, in one round trip.
+WITH new AS (
+    INSERT INTO {schema}.item_types (name) VALUES (%(name)s)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING type_id
+)
+SELECT type_id FROM new
+UNION ALL
+SELECT type_id FROM {schema}.item_types WHERE name = %(name)s
+
+-- name: like
+-- Insert the like row and, only if it was new, add one to the counter: one statement, one
+-- transaction. Returns whether a row was inserted and the item's count as this statement left it.
+WITH inserted AS (
+    INSERT INTO {schema}.likes (user_id, item_id, type_id)
+    VALUES (%(user_id)s, %(item_id)s, %(type_id)s)
+    ON CONFLICT DO NOTHING
+    RETURNING item_id
+), bumped AS (
+    INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
+    SELECT %(type_id)s, item_id, 0, 1 FROM inserted
+    ON CONFLICT (type_id, item_id, shard) DO UPDATE SET like_count = c.like_count + 1
+    RETURNING like_count
+)
+SELECT EXISTS (SELECT FROM inserted) AS changed,
+       coalesce((SELECT like_count FROM bumped),
+                (SELECT sum(like_count) FROM {schema}.counters
+                  WHERE type_id = %(type_id)s AND item_id = %(item_id)s),
+                0)::bigint AS like_count
+
+-- name: unlike
+-- Delete the like row and subtract one only when a row was really deleted.
+WITH deleted AS (
+    DELETE FROM {schema}.likes
+     WHERE user_id = %(user_id)s AND type_id = %(type_id)s AND item_id = %(item_id)s
+    RETURNING item_id
+), dropped AS (
+    UPDATE {schema}.counters
+       SET like_count = like_count - 1
+     WHERE type_id = %(type_id)s AND item_id = %(item_id)s AND shard = 0
+       AND EXISTS (SELECT FROM deleted)
+    RETURNING like_count
+)
+SELECT EXISTS (SELECT FROM deleted) AS changed,
+       coalesce((SELECT like_count FROM dropped),
+                (SELECT sum(like_count) FROM {schema}.counters
+                  WHERE type_id = %(type_id)s AND item_id = %(item_id)s),
+                0)::bigint AS like_count
+
+-- name: count
+SELECT coalesce(sum(like_count), 0)::bigint
+  FROM {schema}.counters
+ WHERE type_id = %(type_id)s AND item_id = %(item_id)s
+
+-- name: counts
+SELECT c.type_id, c.item_id, sum(c.like_count)::bigint
+  FROM {schema}.counters AS c
+  JOIN unnest(%(type_ids)s::smallint[], %(item_ids)s::bigint[]) AS k (type_id, item_id)
+    ON c.type_id = k.type_id AND c.item_id = k.item_id
+ GROUP BY c.type_id, c.item_id
+
+-- name: has_liked
+SELECT item_id
+  FROM {schema}.likes
+ WHERE user_id = %(user_id)s AND type_id = %(type_id)s AND item_id = ANY(%(item_ids)s::bigint[])
+
+-- name: apply_events
+-- Bulk step: each (user, type, item) key appears at most once, with its final action (true = like).
+-- Like rows are inserted or deleted as a set; each touched counter then gets its net change.
+-- Counter rows are locked in (type_id, item_id) order before any is changed, and new ones are
+-- inserted in that order too, so concurrent bulk steps can never deadlock on counters. Existing
+-- rows take an UPDATE (a negative change must not be proposed as an INSERT: the CHECK on
+-- like_count is tested before ON CONFLICT is), and only positive changes create rows.
+WITH events AS (
+    SELECT * FROM unnest(%(user_ids)s::bigint[], %(item_ids)s::bigint[],
+                         %(type_ids)s::smallint[], %(is_like)s::boolean[])
+             AS e (user_id, item_id, type_id, is_like)
+), inserted AS (
+    INSERT INTO {schema}.likes (user_id, item_id, type_id)
+    SELECT user_id, item_id, type_id FROM events WHERE is_like
+     ORDER BY user_id, type_id, item_id
+    ON CONFLICT DO NOTHING
+    RETURNING type_id, item_id
+), deleted AS (
+    DELETE FROM {schema}.likes AS l
+     USING events AS e
+     WHERE NOT e.is_like
+       AND l.user_id = e.user_id AND l.type_id = e.type_id AND l.item_id = e.item_id
+    RETURNING l.type_id, l.item_id
+), delta AS (
+    SELECT type_id, item_id, sum(change)::bigint AS change
+      FROM (SELECT type_id, item_id, 1 AS change FROM inserted
+            UNION ALL
+            SELECT type_id, item_id, -1 FROM deleted) AS changes
+     GROUP BY type_id, item_id
+    HAVING sum(change) <> 0
+), locked AS (
+    SELECT c.type_id, c.item_id
+      FROM {schema}.counters AS c
+      JOIN delta AS d ON c.type_id = d.type_id AND c.item_id = d.item_id AND c.shard = 0
+     ORDER BY c.type_id, c.item_id
+       FOR UPDATE OF c
+), updated AS (
+    UPDATE {schema}.counters AS c
+       SET like_count = c.like_count + d.change
+      FROM delta AS d
+     WHERE c.type_id = d.type_id AND c.item_id = d.item_id AND c.shard = 0
+       AND (d.type_id, d.item_id) IN (SELECT type_id, item_id FROM locked)
+    RETURNING 1
+), created AS (
+    INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
+    SELECT d.type_id, d.item_id, 0, d.change
+      FROM delta AS d
+     WHERE d.change > 0
+       AND NOT EXISTS (SELECT FROM locked AS l WHERE l.type_id = d.type_id AND l.item_id = d.item_id)
+     ORDER BY d.type_id, d.item_id
+    ON CONFLICT (type_id, item_id, shard) DO UPDATE SET like_count = c.like_count + excluded.like_count
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS liked,
+       (SELECT count(*) FROM deleted) AS unliked,
+       (SELECT count(*) FROM updated) + (SELECT count(*) FROM created) AS counters_changed
+
+-- name: ping
+SELECT 1

@@ -1,0 +1,172 @@
+"""Options, environment parsing and DSN handling. No I/O."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from psycopg import conninfo as pg_conninfo
+
+from ._errors import InvalidInput
+from ._validation import check_positive_int, check_schema, check_seconds
+
+DEFAULT_SCHEMA = "likecounter"
+DEFAULT_RATE_LIMIT_PER_MINUTE = 100
+DEFAULT_MAX_BATCH_SIZE = 1000
+
+# SQLAlchemy-style schemes (`postgresql+asyncpg://`, `postgresql+psycopg://`) name a driver that
+# libpq does not know; the part before `+` is what it understands.
+_SQLALCHEMY_SCHEME = re.compile(r"^(postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every option of a counter, validated. Built by the constructor or by `from_env`."""
+
+    schema: str = DEFAULT_SCHEMA
+    rate_limit_per_minute: int | None = DEFAULT_RATE_LIMIT_PER_MINUTE
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    bootstrap: bool = True
+    min_pool_size: int = 1
+    max_pool_size: int = 10
+    pool_timeout: float = 5.0
+    connect_timeout: float = 5.0
+    debug: bool = False
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        check_schema(self.schema)
+        check_positive_int(self.rate_limit_per_minute, "rate_limit_per_minute", allow_none=True)
+        check_positive_int(self.max_batch_size, "max_batch_size")
+        check_positive_int(self.min_pool_size, "min_pool_size", minimum=0)
+        check_positive_int(self.max_pool_size, "max_pool_size")
+        if self.max_pool_size < self.min_pool_size:
+            raise InvalidInput("max_pool_size must be >= min_pool_size")
+        check_seconds(self.pool_timeout, "pool_timeout")
+        check_seconds(self.connect_timeout, "connect_timeout")
+        if type(self.bootstrap) is not bool or type(self.debug) is not bool:
+            raise InvalidInput("bootstrap and debug must be bools")
+
+
+def normalize_dsn(dsn: Any) -> str:
+    """Accept a libpq URL or key=value string, including SQLAlchemy `postgresql+driver://` URLs."""
+    if type(dsn) is not str or not dsn.strip():
+        raise InvalidInput("the DSN must be a non-empty str")
+    dsn = dsn.strip()
+    dsn = _SQLALCHEMY_SCHEME.sub(lambda match: match.group(1) + "://", dsn)
+    try:
+        pg_conninfo.conninfo_to_dict(dsn)
+    except Exception as exc:
+        # The parser's message can quote the DSN, so it is not passed on.
+        raise InvalidInput("the DSN is not a valid PostgreSQL connection string") from exc
+    return dsn
+
+
+def dsn_secrets(dsn: str) -> tuple[str, ...]:
+    """The strings that must never be shown: the password, as given and as URL-decoded."""
+    secrets: set[str] = set()
+    try:
+        password = pg_conninfo.conninfo_to_dict(dsn).get("password")
+    except Exception:
+        password = None
+    if password:
+        secrets.add(str(password))
+    if "://" in dsn:
+        raw = urlsplit(dsn).password
+        if raw:
+            secrets.add(raw)
+    return tuple(sorted(secrets, key=len, reverse=True))
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by `***`, for reprs and logs."""
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        if parts.password is not None:
+            host = parts.hostname or ""
+            if parts.port:
+                host = f"{host}:{parts.port}"
+            netloc = f"{parts.username or ''}:***@{host}"
+            dsn = urlunsplit(parts._replace(netloc=netloc))
+    else:
+        try:
+            params = pg_conninfo.conninfo_to_dict(dsn)
+        except Exception:
+            return "<unparseable DSN>"
+        if "password" in params:
+            params["password"] = "***"
+            dsn = pg_conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    for secret in dsn_secrets(dsn):
+        dsn = dsn.replace(secret, "***")
+    return dsn
+
+
+def parse_bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise InvalidInput(f"{name} must be a boolean (1/0, true/false, yes/no, on/off), got {value!r}")
+
+
+def settings_from_env(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+    """Read DATABASE_URL, RATE_LIMIT_REQUESTS and DEBUG; return the DSN and constructor options."""
+    dsn = environ.get("DATABASE_URL", "")
+    if not dsn.strip():
+        raise InvalidInput("DATABASE_URL is not set")
+    options: dict[str, Any] = {}
+    raw_limit = environ.get("RATE_LIMIT_REQUESTS")
+    if raw_limit is not None and raw_limit.strip():
+        text = raw_limit.strip().lower()
+        if text in ("none", "off", "0"):
+            options["rate_limit_per_minute"] = None
+        else:
+            try:
+                options["rate_limit_per_minute"] = int(text)
+            except ValueError:
+                raise InvalidInput(
+                    f"RATE_LIMIT_REQUESTS must be a whole number (or 0/off), got {raw_limit!r}"
+                ) from None
+    raw_debug = environ.get("DEBUG")
+    if raw_debug is not None:
+        options["debug"] = parse_bool(raw_debug, "DEBUG")
+    schema = environ.get("LIKECOUNTER_SCHEMA")
+    if schema:
+        options["schema"] = schema
+    return dsn, options
+
+
+def environ() -> Mapping[str, str]:
+    return os.environ
+
+
+def pool_options(settings: Settings, dsn: str, name: str) -> dict[str, Any]:
+    """Keyword arguments for the psycopg_pool pool that a counter builds and owns (sync or async)."""
+    return {
+        "conninfo": dsn,
+        "min_size": settings.min_pool_size,
+        "max_size": settings.max_pool_size,
+        "timeout": settings.pool_timeout,
+        "name": name,
+        "open": False,
+        # Every like is one statement; autocommit makes it one round trip with no BEGIN/COMMIT.
+        # libpq's connect_timeout is whole seconds, at least 2.
+        "kwargs": {"autocommit": True, "connect_timeout": max(2, round(settings.connect_timeout))},
+    }
+
+
+def enable_debug_logging(logger: logging.Logger) -> None:
+    """DEBUG=1: log every operation and its duration on the `likecounter` logger."""
+    logger.setLevel(logging.DEBUG)
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)

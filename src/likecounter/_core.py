@@ -1,0 +1,293 @@
+"""The sans-I/O core: every operation as a plan that yields queries and receives their rows.
+
+A plan is a generator. It validates its arguments before its first yield, so a shell can run it up
+to that point without touching the pool; it then yields `Query` objects, is sent back the rows of
+each, and returns the operation's result. The sync and async shells only drive plans:
+
+    plan = core.like(1, 2, "post")
+    query = next(plan)                # validation and rate limiting happen here
+    rows = execute(query)             # the shell's I/O, sync or async
+    plan.send(rows)                   # ...until StopIteration carries the LikeResult
+
+Nothing here blocks or awaits, so the same code serves threads and asyncio tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from psycopg import sql
+
+from . import _queries
+from ._config import Settings
+from ._errors import InvalidInput, SchemaError
+from ._ratelimit import SlidingWindowLimiter
+from ._results import BulkResult, Health, Item, LikeResult, PoolStats
+from ._validation import check_batch, check_id, check_item_type
+
+T = TypeVar("T")
+Rows = list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One statement for the shell to execute, with its bound parameters."""
+
+    statement: sql.Composable
+    params: Mapping[str, Any] | None = None
+
+
+Plan = Generator[Query, Rows, T]
+
+LIKE = "like"
+UNLIKE = "unlike"
+_ACTIONS = {LIKE: True, UNLIKE: False}
+
+
+class Core:
+    """Validation, SQL selection, parameters and result reading for one counter. No I/O."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.statements = _queries.Statements(settings.schema)
+        limit = settings.rate_limit_per_minute
+        self.limiter = SlidingWindowLimiter(limit) if limit is not None else None
+        # item type name -> type_id. The registry is append-only, so a cached id never goes stale.
+        self._type_ids: dict[str, int] = {}
+
+    # -- schema -------------------------------------------------------------------------------------
+
+    def bootstrap(self) -> Plan[int]:
+        """Apply missing migrations. The shell runs this plan inside one transaction."""
+        statements = self.statements
+        # Lock before CREATE SCHEMA: concurrent CREATE SCHEMA IF NOT EXISTS can still collide.
+        yield Query(statements["migration_lock"], {"schema": self.settings.schema})
+        yield Query(statements["create_schema"])
+        yield Query(statements["create_version_table"])
+        rows = yield Query(statements["current_version"])
+        current = int(rows[0][0])
+        self.check_version(current)
+        for migration in _queries.migrations()[current:]:
+            yield Query(statements["use_schema"])
+            yield Query(statements.migration(migration))
+            yield Query(statements["record_version"], {"version": migration.version})
+        return _queries.latest_version()
+
+    def check_version(self, version: int) -> None:
+        latest = _queries.latest_version()
+        if version > latest:
+            raise SchemaError(
+                f"schema {self.settings.schema!r} is at version {version}, newer than the {latest} "
+                "this likecounter knows; upgrade likecounter"
+            )
+
+    def schema_version(self) -> Plan[int | None]:
+        """The applied schema version, or None when the schema has not been created."""
+        statements = self.statements
+        rows = yield Query(statements["table_exists"], {"table": statements.table_names["schema_version"]})
+        if not rows[0][0]:
+            return None
+        rows = yield Query(statements["current_version"])
+        return int(rows[0][0])
+
+    # -- item types ---------------------------------------------------------------------------------
+
+    def _read_type_ids(self, names: Iterable[str]) -> Plan[dict[str, int]]:
+        """Known ids for `names`; unknown names are left out (and nothing is created)."""
+        found = {name: self._type_ids[name] for name in names if name in self._type_ids}
+        missing = [name for name in names if name not in found]
+        if missing:
+            rows = yield Query(self.statements["find_types"], {"names": missing})
+            for name, type_id in rows:
+                self._type_ids[name] = found[name] = type_id
+        return found
+
+    def _write_type_id(self, name: str) -> Plan[int]:
+        type_id = self._type_ids.get(name)
+        if type_id is None:
+            rows = yield Query(self.statements["register_type"], {"name": name})
+            type_id = self._type_ids[name] = int(rows[0][0])
+        return type_id
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    def _rate_limit(self, user_id: int) -> None:
+        if self.limiter is not None:
+            self.limiter.acquire(user_id)
+
+    def like(self, user_id: Any, item_id: Any, item_type: Any) -> Plan[LikeResult]:
+        return self._set(user_id, item_id, item_type, liked=True)
+
+    def unlike(self, user_id: Any, item_id: Any, item_type: Any) -> Plan[LikeResult]:
+        return self._set(user_id, item_id, item_type, liked=False)
+
+    def _set(self, user_id: Any, item_id: Any, item_type: Any, *, liked: bool) -> Plan[LikeResult]:
+        user_id = check_id(user_id, "user_id")
+        item_id = check_id(item_id, "item_id")
+        name = check_item_type(item_type)
+        self._rate_limit(user_id)
+        if liked:
+            type_id = yield from self._write_type_id(name)
+        else:
+            # Unliking a type nobody ever liked changes nothing, and must not register the type.
+            known = yield from self._read_type_ids([name])
+            if name not in known:
+                return LikeResult("not_liked", 0, False)
+            type_id = known[name]
+        params = {"user_id": user_id, "item_id": item_id, "type_id": type_id}
+        rows = yield Query(self.statements[LIKE if liked else UNLIKE], params)
+        changed, like_count = rows[0]
+        if liked:
+            return LikeResult("liked" if changed else "already_liked", int(like_count), True)
+        return LikeResult("unliked" if changed else "not_liked", int(like_count), False)
+
+    def apply_events(self, events: Any) -> Plan[BulkResult]:
+        """One bulk step over (user_id, item_id, item_type, action) events, action "like"/"unlike".
+
+        The whole step is validated before anything is sent, and runs as one statement: it is applied
+        entirely or not at all. Events are applied in order: for each key the last action decides.
+        """
+        batch = check_batch(events, "events", self.settings.max_batch_size)
+        final: dict[tuple[int, int, str], bool] = {}
+        for position, event in enumerate(batch):
+            user_id, item_id, item_type, action = _unpack(event, 4, f"events[{position}]")
+            key = (check_id(user_id, "user_id"), check_id(item_id, "item_id"), check_item_type(item_type))
+            if type(action) is not str or action not in _ACTIONS:
+                raise InvalidInput(f"events[{position}]: action must be 'like' or 'unlike', got {action!r}")
+            final.pop(key, None)  # re-insert so that dict order follows the last action
+            final[key] = _ACTIONS[action]
+        return self._apply(len(batch), final)
+
+    def set_many(self, pairs: Any, item_type: Any, *, liked: bool) -> Plan[BulkResult]:
+        """`like_many` / `unlike_many`: one bulk step over (user_id, item_id) pairs of one type."""
+        batch = check_batch(pairs, "pairs", self.settings.max_batch_size)
+        name = check_item_type(item_type)
+        final: dict[tuple[int, int, str], bool] = {}
+        for position, pair in enumerate(batch):
+            user_id, item_id = _unpack(pair, 2, f"pairs[{position}]")
+            final[(check_id(user_id, "user_id"), check_id(item_id, "item_id"), name)] = liked
+        return self._apply(len(batch), final)
+
+    def _apply(self, event_count: int, final: dict[tuple[int, int, str], bool]) -> Plan[BulkResult]:
+        keys = len(final)
+        liked_names = sorted({name for (_, _, name), liked in final.items() if liked})
+        other_names = sorted({name for _, _, name in final} - set(liked_names))
+        type_ids: dict[str, int] = {}
+        for name in liked_names:
+            type_ids[name] = yield from self._write_type_id(name)
+        if other_names:
+            # Types that are only unliked here are read, never registered: if nobody ever liked
+            # them, there is nothing to remove.
+            type_ids.update((yield from self._read_type_ids(other_names)))
+            final = {key: liked for key, liked in final.items() if key[2] in type_ids}
+        if not final:
+            return BulkResult(event_count, keys, 0, 0)
+        user_ids, item_ids, types, is_like = [], [], [], []
+        for (user_id, item_id, name), value in final.items():
+            user_ids.append(user_id)
+            item_ids.append(item_id)
+            types.append(type_ids[name])
+            is_like.append(value)
+        params = {"user_ids": user_ids, "item_ids": item_ids, "type_ids": types, "is_like": is_like}
+        rows = yield Query(self.statements["apply_events"], params)
+        liked, unliked, _counters = rows[0]
+        return BulkResult(event_count, keys, int(liked), int(unliked))
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def count(self, item_id: Any, item_type: Any) -> Plan[int]:
+        item_id = check_id(item_id, "item_id")
+        name = check_item_type(item_type)
+        known = yield from self._read_type_ids([name])
+        if name not in known:
+            return 0
+        rows = yield Query(self.statements["count"], {"type_id": known[name], "item_id": item_id})
+        return int(rows[0][0])
+
+    def counts(self, items: Any) -> Plan[dict[Item, int]]:
+        batch = check_batch(items, "items", self.settings.max_batch_size)
+        asked: dict[Item, int] = {}
+        for position, entry in enumerate(batch):
+            item_id, item_type = _unpack(entry, 2, f"items[{position}]")
+            asked[Item(check_id(item_id, "item_id"), check_item_type(item_type))] = 0
+        if not asked:
+            return asked
+        known = yield from self._read_type_ids(sorted({item.item_type for item in asked}))
+        names_by_id = {type_id: name for name, type_id in known.items()}
+        wanted = [item for item in asked if item.item_type in known]
+        if wanted:
+            params = {
+                "type_ids": [known[item.item_type] for item in wanted],
+                "item_ids": [item.item_id for item in wanted],
+            }
+            rows = yield Query(self.statements["counts"], params)
+            for type_id, item_id, like_count in rows:
+                asked[Item(item_id, names_by_id[type_id])] = int(like_count)
+        return asked
+
+    def has_liked(self, user_id: Any, item_ids: Any, item_type: Any) -> Plan[dict[int, bool]]:
+        user_id = check_id(user_id, "user_id")
+        batch = check_batch(item_ids, "item_ids", self.settings.max_batch_size)
+        name = check_item_type(item_type)
+        asked = {check_id(item_id, "item_id"): False for item_id in batch}
+        if not asked:
+            return asked
+        known = yield from self._read_type_ids([name])
+        if name not in known:
+            return asked
+        params = {"user_id": user_id, "type_id": known[name], "item_ids": list(asked)}
+        rows = yield Query(self.statements["has_liked"], params)
+        for (item_id,) in rows:
+            asked[item_id] = True
+        return asked
+
+    # -- health -------------------------------------------------------------------------------------
+
+    def health_report(
+        self,
+        *,
+        version: int | None,
+        latency_s: float | None,
+        pool: PoolStats | None,
+        error: BaseException | None,
+    ) -> Health:
+        expected = _queries.latest_version()
+        message = None
+        if error is not None:
+            message = f"{type(error).__name__}: {error}"
+            for secret in self.settings.secrets:
+                message = message.replace(secret, "***")
+        elif version is None:
+            message = f"schema {self.settings.schema!r} has not been created (run bootstrap or `likecounter init`)"
+        elif version != expected:
+            message = f"schema {self.settings.schema!r} is at version {version}, expected {expected}"
+        return Health(
+            ok=message is None,
+            database_up=error is None,
+            latency_ms=None if latency_s is None else round(latency_s * 1000, 3),
+            schema_version=version,
+            expected_schema_version=expected,
+            pool=pool,
+            error=message,
+        )
+
+
+def _unpack(entry: Any, size: int, what: str) -> tuple[Any, ...]:
+    if isinstance(entry, str | bytes | bytearray | Mapping) or not isinstance(entry, Iterable):
+        raise InvalidInput(f"{what} must be a tuple of {size} values, not {type(entry).__name__}")
+    values = tuple(entry)
+    if len(values) != size:
+        raise InvalidInput(f"{what} must hold {size} values, got {len(values)}")
+    return values
+
+
+def pool_stats(stats: Mapping[str, int], max_size: int) -> PoolStats:
+    """Read psycopg_pool's get_stats() into our PoolStats."""
+    return PoolStats(
+        size=stats.get("pool_size", 0),
+        available=stats.get("pool_available", 0),
+        waiting=stats.get("requests_waiting", 0),
+        max_size=max_size,
+    )
