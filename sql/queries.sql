@@ -32,15 +32,21 @@ SELECT to_regclass(%(table)s) IS NOT NULL
 SELECT name, type_id FROM {schema}.item_types WHERE name = ANY(%(names)s::text[])
 
 -- name: register_type
--- Registers a type if it is new and returns its id either way, in one round trip.
-WITH new AS (
-    INSERT INTO {schema}.item_types (name) VALUES (%(name)s)
+-- Registers a type if it is new and returns its id either way, in one round trip. The INSERT is only
+-- tried when no row exists: even a conflicting INSERT draws an identity value, and the smallint
+-- sequence would run out after 32767 lookups of known names. When a concurrent registration commits
+-- after this statement's snapshot, no row comes back; the caller then runs the statement again.
+WITH existing AS (
+    SELECT type_id FROM {schema}.item_types WHERE name = %(name)s
+), new AS (
+    INSERT INTO {schema}.item_types (name)
+    SELECT %(name)s::text WHERE NOT EXISTS (SELECT FROM existing)
     ON CONFLICT (name) DO NOTHING
     RETURNING type_id
 )
-SELECT type_id FROM new
+SELECT type_id FROM existing
 UNION ALL
-SELECT type_id FROM {schema}.item_types WHERE name = %(name)s
+SELECT type_id FROM new
 
 -- name: like
 -- Insert the like row and, only if it was new, add one to the counter: one statement, one
@@ -101,10 +107,8 @@ SELECT item_id
 -- name: apply_events
 -- Bulk step: each (user, type, item) key appears at most once, with its final action (true = like).
 -- Like rows are inserted or deleted as a set; each touched counter then gets its net change.
--- Counter rows are locked in (type_id, item_id) order before any is changed, and new ones are
--- inserted in that order too, so concurrent bulk steps can never deadlock on counters. Existing
--- rows take an UPDATE (a negative change must not be proposed as an INSERT: the CHECK on
--- like_count is tested before ON CONFLICT is), and only positive changes create rows.
+-- Counter rows are locked and changed in (type_id, item_id) order, existing or new, so concurrent
+-- bulk steps can never deadlock on counters.
 WITH events AS (
     SELECT * FROM unnest(%(user_ids)s::bigint[], %(item_ids)s::bigint[],
                          %(type_ids)s::smallint[], %(is_like)s::boolean[])
@@ -128,32 +132,28 @@ WITH events AS (
             SELECT type_id, item_id, -1 FROM deleted) AS changes
      GROUP BY type_id, item_id
     HAVING sum(change) <> 0
-), locked AS (
-    SELECT c.type_id, c.item_id
-      FROM {schema}.counters AS c
-      JOIN delta AS d ON c.type_id = d.type_id AND c.item_id = d.item_id AND c.shard = 0
-     ORDER BY c.type_id, c.item_id
-       FOR UPDATE OF c
-), updated AS (
-    UPDATE {schema}.counters AS c
-       SET like_count = c.like_count + d.change
-      FROM delta AS d
-     WHERE c.type_id = d.type_id AND c.item_id = d.item_id AND c.shard = 0
-       AND (d.type_id, d.item_id) IN (SELECT type_id, item_id FROM locked)
-    RETURNING 1
-), created AS (
+), counted AS (
+    -- One upsert over every touched counter, in (type_id, item_id) order: counters are locked in one
+    -- global order whether they exist yet or not (a row committed by a concurrent statement after
+    -- this one's snapshot is only reachable through ON CONFLICT). The proposed row carries no
+    -- negative value (the CHECK on like_count is tested before ON CONFLICT is); a negative change
+    -- always finds its row, created with the like it removes, and only then is the change looked up
+    -- again, so the common all-positive step stays linear.
     INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
-    SELECT d.type_id, d.item_id, 0, d.change
+    SELECT d.type_id, d.item_id, 0, greatest(d.change, 0)
       FROM delta AS d
-     WHERE d.change > 0
-       AND NOT EXISTS (SELECT FROM locked AS l WHERE l.type_id = d.type_id AND l.item_id = d.item_id)
      ORDER BY d.type_id, d.item_id
-    ON CONFLICT (type_id, item_id, shard) DO UPDATE SET like_count = c.like_count + excluded.like_count
+    ON CONFLICT (type_id, item_id, shard) DO UPDATE
+       SET like_count = c.like_count + CASE
+               WHEN excluded.like_count > 0 THEN excluded.like_count
+               ELSE (SELECT d.change FROM delta AS d
+                      WHERE d.type_id = excluded.type_id AND d.item_id = excluded.item_id)
+           END
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted) AS liked,
        (SELECT count(*) FROM deleted) AS unliked,
-       (SELECT count(*) FROM updated) + (SELECT count(*) FROM created) AS counters_changed
+       (SELECT count(*) FROM counted) AS counters_changed
 
 -- name: ping
 SELECT 1

@@ -1,10 +1,10 @@
 """likecounter: deduplicated, strongly consistent like counting on PostgreSQL, in your own process.
 
-    from likecounter import LikeCounter
+from likecounter import LikeCounter
 
-    with LikeCounter("postgresql://app@db/app") as counter:
-        counter.like(user_id=1, item_id=456)
-        counter.count(456)
+with LikeCounter("postgresql://app@db/app") as counter:
+    counter.like(user_id=1, item_id=456)
+    counter.count(456)
 """
 
 from __future__ import annotations

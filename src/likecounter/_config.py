@@ -66,7 +66,7 @@ def normalize_dsn(dsn: Any) -> str:
     except Exception as exc:
         # The parser's message can quote the DSN, so it is not passed on.
         raise InvalidInput("the DSN is not a valid PostgreSQL connection string") from exc
-    return dsn
+    return str(dsn)
 
 
 def dsn_secrets(dsn: str) -> tuple[str, ...]:
@@ -90,10 +90,10 @@ def redact_dsn(dsn: str) -> str:
     if "://" in dsn:
         parts = urlsplit(dsn)
         if parts.password is not None:
-            host = parts.hostname or ""
-            if parts.port:
-                host = f"{host}:{parts.port}"
-            netloc = f"{parts.username or ''}:***@{host}"
+            # Keep the host part as written: `parts.port` raises on libpq's multi-host form
+            # (h1:5432,h2:5433), and `parts.hostname` drops the brackets of an IPv6 address.
+            userinfo, _, hosts = parts.netloc.rpartition("@")
+            netloc = f"{userinfo.partition(':')[0]}:***@{hosts}"
             dsn = urlunsplit(parts._replace(netloc=netloc))
     else:
         try:

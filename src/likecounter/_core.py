@@ -107,7 +107,12 @@ class Core:
     def _write_type_id(self, name: str) -> Plan[int]:
         type_id = self._type_ids.get(name)
         if type_id is None:
-            rows = yield Query(self.statements["register_type"], {"name": name})
+            query = Query(self.statements["register_type"], {"name": name})
+            rows = yield query
+            if not rows:
+                # A concurrent registration committed after that statement's snapshot was taken (its
+                # INSERT waited for it, then did nothing); a new statement sees the row.
+                rows = yield query
             type_id = self._type_ids[name] = int(rows[0][0])
         return type_id
 
@@ -139,6 +144,12 @@ class Core:
         params = {"user_id": user_id, "item_id": item_id, "type_id": type_id}
         rows = yield Query(self.statements[LIKE if liked else UNLIKE], params)
         changed, like_count = rows[0]
+        if not changed:
+            # The count above comes from this statement's snapshot, which predates a concurrent
+            # like/unlike of the same key that the statement waited for and was decided by (it can
+            # say already_liked with a count of 0). A new statement sees that transaction's count.
+            rows = yield Query(self.statements["count"], {"type_id": type_id, "item_id": item_id})
+            like_count = rows[0][0]
         if liked:
             return LikeResult("liked" if changed else "already_liked", int(like_count), True)
         return LikeResult("unliked" if changed else "not_liked", int(like_count), False)
@@ -260,7 +271,9 @@ class Core:
             for secret in self.settings.secrets:
                 message = message.replace(secret, "***")
         elif version is None:
-            message = f"schema {self.settings.schema!r} has not been created (run bootstrap or `likecounter init`)"
+            message = (
+                f"schema {self.settings.schema!r} has not been created (run bootstrap or `likecounter init`)"
+            )
         elif version != expected:
             message = f"schema {self.settings.schema!r} is at version {version}, expected {expected}"
         return Health(

@@ -88,7 +88,9 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def translate(exc: BaseException, *, secrets: Iterable[str] = (), pool_timeout: float | None = None) -> Exception:
+def translate(
+    exc: BaseException, *, secrets: Iterable[str] = (), pool_timeout: float | None = None
+) -> Exception:
     """Map a driver or pool exception to its likecounter class, with secrets removed from the text.
 
     Errors that are already ours pass through unchanged; anything unknown is returned as is.

@@ -10,8 +10,11 @@ import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 from psycopg import sql
 
@@ -81,8 +84,7 @@ class Statements:
         self.schema = schema
         identifier = sql.Identifier(schema)
         self._composed: dict[str, sql.Composed] = {
-            name: sql.SQL(text).format(schema=identifier)  # type: ignore[arg-type]
-            for name, text in named_queries().items()
+            name: sql.SQL(text).format(schema=identifier) for name, text in named_queries().items()
         }
         self.table_names = {
             table: sql.Composed([identifier, sql.SQL("."), sql.Identifier(table)]).as_string()
@@ -95,4 +97,4 @@ class Statements:
     @staticmethod
     def migration(migration: Migration) -> sql.SQL:
         # Migration files name no schema (search_path points at it), so they hold no placeholder.
-        return sql.SQL(migration.text)  # type: ignore[arg-type]
+        return sql.SQL(migration.text)

@@ -167,7 +167,9 @@ class LikeCounter:
         except Exception as exc:
             return self._core.health_report(version=None, latency_s=None, pool=self._pool_stats(), error=exc)
         elapsed = time.perf_counter() - started
-        return self._core.health_report(version=version, latency_s=elapsed, pool=self._pool_stats(), error=None)
+        return self._core.health_report(
+            version=version, latency_s=elapsed, pool=self._pool_stats(), error=None
+        )
 
     def _pool_stats(self) -> Any:
         try:
@@ -199,7 +201,8 @@ class LikeCounter:
             raise translated from exc
         finally:
             if logger.isEnabledFor(logging.DEBUG):
-                logger.debug("%s took %.3f ms", plan.__name__, (time.perf_counter() - started) * 1000)
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                logger.debug("%s took %.3f ms", getattr(plan, "__name__", "operation"), elapsed_ms)
 
     @staticmethod
     def _drive(conn: psycopg.Connection[Any], plan: Plan[T], query: Any) -> T:

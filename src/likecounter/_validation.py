@@ -33,9 +33,7 @@ def check_item_type(value: Any) -> str:
     if type(value) is not str:
         raise InvalidInput(f"item_type must be a str, not {type(value).__name__}")
     if ITEM_TYPE_PATTERN.fullmatch(value) is None:
-        raise InvalidInput(
-            f"item_type must match ^[a-z][a-z0-9_]{{0,31}}$ (lowercase ASCII), got {value!r}"
-        )
+        raise InvalidInput(f"item_type must match ^[a-z][a-z0-9_]{{0,31}}$ (lowercase ASCII), got {value!r}")
     return value
 
 

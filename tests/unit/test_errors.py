@@ -1,0 +1,114 @@
+"""_errors: the hierarchy and the translation of driver errors, with secrets scrubbed."""
+
+from __future__ import annotations
+
+import psycopg
+import psycopg.errors
+import psycopg_pool
+import pytest
+
+import likecounter
+from likecounter import (
+    DatabaseError,
+    DatabaseUnavailable,
+    InvalidInput,
+    LikeCounterError,
+    PoolTimeout,
+    RateLimited,
+    SchemaError,
+    StatementTimeout,
+)
+from likecounter._config import Settings
+from likecounter._core import Core
+from likecounter._errors import translate
+
+SECRET = "s3cr3t-must-not-leak"
+
+
+def test_hierarchy() -> None:
+    for cls in (InvalidInput, RateLimited, SchemaError, DatabaseError, DatabaseUnavailable, PoolTimeout):
+        assert issubclass(cls, LikeCounterError)
+    assert issubclass(InvalidInput, ValueError)
+    assert issubclass(DatabaseUnavailable, DatabaseError)
+    assert issubclass(PoolTimeout, DatabaseUnavailable) and issubclass(PoolTimeout, TimeoutError)
+    assert issubclass(StatementTimeout, DatabaseError) and issubclass(StatementTimeout, TimeoutError)
+    assert not issubclass(StatementTimeout, DatabaseUnavailable)
+    # Shown as `likecounter.X` in tracebacks, as they are exported.
+    for name in ("InvalidInput", "PoolTimeout", "SchemaError"):
+        cls = getattr(likecounter, name)
+        assert cls.__module__ == "likecounter"
+
+
+@pytest.mark.parametrize(
+    ("driver_error", "expected"),
+    [
+        (psycopg_pool.PoolTimeout("couldn't get a connection after 1.00 sec"), PoolTimeout),
+        (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), StatementTimeout),
+        (psycopg.errors.UndefinedTable('relation "x.likes" does not exist'), SchemaError),
+        (psycopg.OperationalError("connection is bad"), DatabaseUnavailable),
+        (psycopg.InterfaceError("the connection is closed"), DatabaseUnavailable),
+        (psycopg.errors.CheckViolation("violates check constraint"), DatabaseError),
+        (psycopg_pool.PoolClosed("the pool is closed"), DatabaseUnavailable),
+    ],
+)
+def test_translate(driver_error: Exception, expected: type[LikeCounterError]) -> None:
+    translated = translate(driver_error, pool_timeout=1.5)
+    assert type(translated) is expected
+    assert str(driver_error) in str(translated)
+
+
+def test_pool_timeout_message_names_the_wait() -> None:
+    translated = translate(psycopg_pool.PoolTimeout("x"), pool_timeout=1.5)
+    assert "within 1.5 s" in str(translated)
+    assert "within" not in str(translate(psycopg_pool.PoolTimeout("x")))
+
+
+def test_translate_leaves_ours_and_unknown_errors_alone() -> None:
+    ours = InvalidInput("bad")
+    assert translate(ours) is ours
+    unknown = KeyError("k")
+    assert translate(unknown) is unknown
+
+
+@pytest.mark.parametrize(
+    "driver_error",
+    [
+        psycopg.OperationalError(f'password authentication failed, password was "{SECRET}"'),
+        psycopg.errors.CheckViolation(f"row contains {SECRET}"),
+        psycopg_pool.PoolTimeout(f"conninfo password={SECRET}"),
+    ],
+)
+def test_translate_scrubs_secrets(driver_error: Exception) -> None:
+    translated = translate(driver_error, secrets=[SECRET, ""])
+    assert SECRET not in str(translated)
+    assert "***" in str(translated)
+
+
+def test_an_empty_driver_message_names_the_error() -> None:
+    assert "OperationalError" in str(translate(psycopg.OperationalError()))
+
+
+def test_health_report_scrubs_secrets() -> None:
+    core = Core(Settings(secrets=(SECRET,), rate_limit_per_minute=None))
+    health = core.health_report(
+        version=None, latency_s=None, pool=None, error=RuntimeError(f"could not connect with {SECRET}")
+    )
+    assert health.error == "RuntimeError: could not connect with ***"
+    assert (health.ok, health.database_up) == (False, False)
+
+
+def test_health_report_versions() -> None:
+    core = Core(Settings(schema="app_likes"))
+    ok = core.health_report(version=1, latency_s=0.0123456, pool=None, error=None)
+    assert (ok.ok, ok.database_up, ok.error, ok.latency_ms) == (True, True, None, 12.346)
+    missing = core.health_report(version=None, latency_s=0.001, pool=None, error=None)
+    assert missing.ok is False and missing.database_up is True
+    assert missing.error is not None and "'app_likes' has not been created" in missing.error
+    newer = core.health_report(version=7, latency_s=0.001, pool=None, error=None)
+    assert newer.error == "schema 'app_likes' is at version 7, expected 1"
+
+
+def test_rate_limited_carries_its_numbers() -> None:
+    error = RateLimited(5, 100, retry_after=1.23456)
+    assert (error.user_id, error.limit, error.retry_after) == (5, 100, 1.23456)
+    assert str(error) == "user 5 is over the limit of 100 like/unlike calls per minute; retry after 1.235 s"
