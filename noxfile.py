@@ -21,6 +21,8 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # LikeCounter is generated from AsyncLikeCounter; fail if someone edited one without the other.
+    session.run("python", "tools/async_to_sync.py", "--check")
 
 
 @nox.session

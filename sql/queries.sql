@@ -155,5 +155,56 @@ SELECT (SELECT count(*) FROM inserted) AS liked,
        (SELECT count(*) FROM deleted) AS unliked,
        (SELECT count(*) FROM counted) AS counters_changed
 
+-- name: write_batch
+-- Coalesced single ops: each (user, type, item) key appears once. Rows are inserted and deleted as
+-- a set and counters get their net change, exactly as in apply_events (same order, same locking).
+-- One row comes back per op, in the order given: whether the op changed anything, and its item's
+-- count after this statement (NULL when the statement left that counter alone).
+WITH ops AS (
+    SELECT * FROM unnest(%(user_ids)s::bigint[], %(item_ids)s::bigint[],
+                         %(type_ids)s::smallint[], %(is_like)s::boolean[])
+             WITH ORDINALITY AS o (user_id, item_id, type_id, is_like, position)
+), inserted AS (
+    INSERT INTO {schema}.likes (user_id, item_id, type_id)
+    SELECT user_id, item_id, type_id FROM ops WHERE is_like
+     ORDER BY user_id, type_id, item_id
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, type_id, item_id
+), deleted AS (
+    DELETE FROM {schema}.likes AS l
+     USING ops AS o
+     WHERE NOT o.is_like
+       AND l.user_id = o.user_id AND l.type_id = o.type_id AND l.item_id = o.item_id
+    RETURNING l.user_id, l.type_id, l.item_id
+), delta AS (
+    SELECT type_id, item_id, sum(change)::bigint AS change
+      FROM (SELECT type_id, item_id, 1 AS change FROM inserted
+            UNION ALL
+            SELECT type_id, item_id, -1 FROM deleted) AS changes
+     GROUP BY type_id, item_id
+    HAVING sum(change) <> 0
+), counted AS (
+    INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
+    SELECT d.type_id, d.item_id, 0, greatest(d.change, 0)
+      FROM delta AS d
+     ORDER BY d.type_id, d.item_id
+    ON CONFLICT (type_id, item_id, shard) DO UPDATE
+       SET like_count = c.like_count + CASE
+               WHEN excluded.like_count > 0 THEN excluded.like_count
+               ELSE (SELECT d.change FROM delta AS d
+                      WHERE d.type_id = excluded.type_id AND d.item_id = excluded.item_id)
+           END
+    RETURNING c.type_id, c.item_id, c.like_count
+)
+SELECT (i.user_id IS NOT NULL OR d.user_id IS NOT NULL) AS changed, c.like_count
+  FROM ops AS o
+  LEFT JOIN inserted AS i
+    ON i.user_id = o.user_id AND i.type_id = o.type_id AND i.item_id = o.item_id
+  LEFT JOIN deleted AS d
+    ON d.user_id = o.user_id AND d.type_id = o.type_id AND d.item_id = o.item_id
+  LEFT JOIN counted AS c
+    ON c.type_id = o.type_id AND c.item_id = o.item_id
+ ORDER BY o.position
+
 -- name: ping
 SELECT 1

@@ -9,6 +9,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from likecounter import LikeCounter
+
+from .bridge import LoopThread, SyncFacade
+
+# pytester runs a host application's test session in a subprocess (test_plugin_host_app.py).
+pytest_plugins = ["pytester"]
+
 Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
@@ -71,3 +78,65 @@ def invariants(db: psycopg.Connection[Any], likecounter_schema: str) -> Callable
         assert negative == (0,)
 
     return check
+
+
+@pytest.fixture(scope="session")
+def loop_thread() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture(params=["sync", "async"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    """Which shell a test runs on: LikeCounter, or AsyncLikeCounter behind a sync facade."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_counter(flavour: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """Build a counter of the test's flavour with LikeCounter's signature; closed after the test."""
+    built: list[Any] = []
+
+    def make(*args: Any, **options: Any) -> Any:
+        if flavour == "sync":
+            counter: Any = LikeCounter(*args, **options)
+        else:
+            counter = SyncFacade(request.getfixturevalue("loop_thread"), *args, **options)
+        built.append(counter)
+        return counter
+
+    yield make
+    for counter in built:
+        counter.close()
+
+
+@pytest.fixture
+def counter_from_env(flavour: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+    """`LikeCounter.from_env`, or the facade over `AsyncLikeCounter.from_env`; closed after the test."""
+    built: list[Any] = []
+
+    def from_env(**overrides: Any) -> Any:
+        if flavour == "sync":
+            counter: Any = LikeCounter.from_env(**overrides)
+        else:
+            counter = SyncFacade.from_env(request.getfixturevalue("loop_thread"), **overrides)
+        built.append(counter)
+        return counter
+
+    yield from_env
+    for counter in built:
+        counter.close()
+
+
+@pytest.fixture
+def like_counter(
+    make_counter: Callable[..., Any],
+    likecounter_dsn: str,
+    likecounter_schema: str,
+    likecounter_options: Mapping[str, Any],
+) -> Any:
+    """Overrides the plugin's fixture: the same counter, once per flavour (sync and async)."""
+    return make_counter(
+        likecounter_dsn, schema=likecounter_schema, **{"max_pool_size": 4, **likecounter_options}
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._async import AsyncLikeCounter
 from ._errors import (
     DatabaseError,
     DatabaseUnavailable,
@@ -30,6 +31,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a bare source tr
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "AsyncLikeCounter",
     "BulkResult",
     "DatabaseError",
     "DatabaseUnavailable",

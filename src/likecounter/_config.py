@@ -64,8 +64,11 @@ def normalize_dsn(dsn: Any) -> str:
     try:
         pg_conninfo.conninfo_to_dict(dsn)
     except Exception as exc:
-        # The parser's message can quote the DSN, so it is not passed on.
-        raise InvalidInput("the DSN is not a valid PostgreSQL connection string") from exc
+        # The parser's message can quote the DSN: pass it on with any password taken out.
+        detail = str(exc).strip()
+        for secret in dsn_secrets(dsn) + _raw_password_guess(dsn):
+            detail = detail.replace(secret, "***")
+        raise InvalidInput(f"the DSN is not a valid PostgreSQL connection string: {detail}") from None
     return str(dsn)
 
 
@@ -83,6 +86,16 @@ def dsn_secrets(dsn: str) -> tuple[str, ...]:
         if raw:
             secrets.add(raw)
     return tuple(sorted(secrets, key=len, reverse=True))
+
+
+def _raw_password_guess(dsn: str) -> tuple[str, ...]:
+    """Passwords as written, found without a full parse (for a DSN that does not parse)."""
+    found = re.findall(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn)
+    if "://" in dsn:
+        userinfo = dsn.split("://", 1)[1].split("@", 1)
+        if len(userinfo) == 2 and ":" in userinfo[0]:
+            found.append(userinfo[0].split(":", 1)[1])
+    return tuple(secret.strip("'") for secret in found if secret.strip("'"))
 
 
 def redact_dsn(dsn: str) -> str:

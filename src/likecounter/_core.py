@@ -35,11 +35,32 @@ Rows = list[tuple[Any, ...]]
 class Query:
     """One statement for the shell to execute, with its bound parameters."""
 
-    statement: sql.Composable
+    statement: sql.SQL | sql.Composed
     params: Mapping[str, Any] | None = None
 
 
 Plan = Generator[Query, Rows, T]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOp:
+    """One validated like (liked=True) or unlike, with its type resolved: ready to be executed."""
+
+    user_id: int
+    item_id: int
+    type_id: int
+    liked: bool
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.user_id, self.item_id, self.type_id)
+
+
+def _result(liked: bool, changed: bool, like_count: int) -> LikeResult:
+    if liked:
+        return LikeResult("liked" if changed else "already_liked", like_count, True)
+    return LikeResult("unliked" if changed else "not_liked", like_count, False)
+
 
 LIKE = "like"
 UNLIKE = "unlike"
@@ -129,6 +150,20 @@ class Core:
         return self._set(user_id, item_id, item_type, liked=False)
 
     def _set(self, user_id: Any, item_id: Any, item_type: Any, *, liked: bool) -> Plan[LikeResult]:
+        prepared = yield from self.prepare_write(user_id, item_id, item_type, liked=liked)
+        if isinstance(prepared, LikeResult):
+            return prepared
+        return (yield from self.write_one(prepared))
+
+    def prepare_write(
+        self, user_id: Any, item_id: Any, item_type: Any, *, liked: bool
+    ) -> Plan[WriteOp | LikeResult]:
+        """Validate, rate-limit and resolve the type of one like/unlike.
+
+        Returns the op to execute, or the final result when nothing needs to be written (unliking a
+        type nobody ever liked). A coalescing shell runs this in the caller, before the op joins a
+        batch, so one bad op can never fail the others.
+        """
         user_id = check_id(user_id, "user_id")
         item_id = check_id(item_id, "item_id")
         name = check_item_type(item_type)
@@ -141,18 +176,52 @@ class Core:
             if name not in known:
                 return LikeResult("not_liked", 0, False)
             type_id = known[name]
-        params = {"user_id": user_id, "item_id": item_id, "type_id": type_id}
-        rows = yield Query(self.statements[LIKE if liked else UNLIKE], params)
+        return WriteOp(user_id, item_id, type_id, liked)
+
+    def write_one(self, op: WriteOp) -> Plan[LikeResult]:
+        """One like/unlike as one statement."""
+        params = {"user_id": op.user_id, "item_id": op.item_id, "type_id": op.type_id}
+        rows = yield Query(self.statements[LIKE if op.liked else UNLIKE], params)
         changed, like_count = rows[0]
         if not changed:
             # The count above comes from this statement's snapshot, which predates a concurrent
             # like/unlike of the same key that the statement waited for and was decided by (it can
             # say already_liked with a count of 0). A new statement sees that transaction's count.
-            rows = yield Query(self.statements["count"], {"type_id": type_id, "item_id": item_id})
+            rows = yield Query(self.statements["count"], {"type_id": op.type_id, "item_id": op.item_id})
             like_count = rows[0][0]
-        if liked:
-            return LikeResult("liked" if changed else "already_liked", int(like_count), True)
-        return LikeResult("unliked" if changed else "not_liked", int(like_count), False)
+        return _result(op.liked, bool(changed), int(like_count))
+
+    def write_batch(self, ops: list[WriteOp]) -> Plan[list[LikeResult]]:
+        """Many like/unlike ops with distinct keys as one statement: one round trip, one commit.
+
+        Each op gets its own status, and the count its item has after the statement. Items that
+        the statement left unchanged are counted again in a second statement, for the same reason
+        as in `write_one`.
+        """
+        if len(ops) == 1:
+            return [(yield from self.write_one(ops[0]))]
+        params = {
+            "user_ids": [op.user_id for op in ops],
+            "item_ids": [op.item_id for op in ops],
+            "type_ids": [op.type_id for op in ops],
+            "is_like": [op.liked for op in ops],
+        }
+        rows = yield Query(self.statements["write_batch"], params)
+        changed = [bool(row[0]) for row in rows]
+        counts: dict[tuple[int, int], int] = {}
+        for op, row in zip(ops, rows, strict=True):
+            if row[1] is not None:
+                counts[(op.type_id, op.item_id)] = int(row[1])
+        stale = sorted({(op.type_id, op.item_id) for op in ops} - counts.keys())
+        if stale:
+            params = {"type_ids": [key[0] for key in stale], "item_ids": [key[1] for key in stale]}
+            recount = yield Query(self.statements["counts"], params)
+            counts.update(dict.fromkeys(stale, 0))
+            counts.update({(type_id, item_id): int(count) for type_id, item_id, count in recount})
+        return [
+            _result(op.liked, was_changed, counts[(op.type_id, op.item_id)])
+            for op, was_changed in zip(ops, changed, strict=True)
+        ]
 
     def apply_events(self, events: Any) -> Plan[BulkResult]:
         """One bulk step over (user_id, item_id, item_type, action) events, action "like"/"unlike".

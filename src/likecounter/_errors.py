@@ -111,13 +111,20 @@ def translate(
         )
     if isinstance(exc, psycopg.errors.UndefinedTable):
         return SchemaError(
-            f"the likecounter tables are missing ({detail}); open the counter with bootstrap=True "
-            "or run `likecounter init`"
+            f"the likecounter tables are missing ({detail.splitlines()[0]}); open the counter with "
+            "bootstrap=True or run `likecounter init`"
         )
+    if isinstance(exc, psycopg.errors.TransactionRollback):
+        # Deadlock or serialization failure: the statement was rolled back whole.
+        return DatabaseError(
+            f"a concurrent transaction conflicted with this one and it was rolled back; "
+            f"it is safe to retry: {detail}"
+        )
+    if isinstance(exc, psycopg_pool.PoolClosed):
+        # Before OperationalError, which PoolClosed subclasses.
+        return DatabaseUnavailable(f"the counter is closed: {detail}")
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return DatabaseUnavailable(f"the database is unavailable: {detail}")
     if isinstance(exc, psycopg.Error):
         return DatabaseError(f"the database refused the operation: {detail}")
-    if isinstance(exc, psycopg_pool.PoolClosed):
-        return DatabaseUnavailable(f"the counter is closed: {detail}")
     return exc  # type: ignore[return-value]

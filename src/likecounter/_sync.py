@@ -1,8 +1,13 @@
-"""LikeCounter: the synchronous I/O shell around the sans-I/O core."""
+"""LikeCounter: the synchronous I/O shell around the sans-I/O core.
+
+GENERATED from _async.py by tools/async_to_sync.py: do not edit it; edit _async.py
+and regenerate.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,15 +15,21 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import psycopg
+import psycopg.errors
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from . import _config
-from ._core import Core, Plan, pool_stats
+from ._core import Core, Plan, Query, Rows, pool_stats
 from ._errors import InvalidInput, LikeCounterError, translate
-from ._results import BulkResult, Health, Item, LikeResult
+from ._results import BulkResult, Health, Item, LikeResult, PoolStats
 
 T = TypeVar("T")
 logger = logging.getLogger("likecounter")
+
+# A deadlock aborts only the statement that PostgreSQL picked as the victim; every write here is a
+# single autocommit statement, so running it again is safe and gives the same end state.
+DEADLOCK_RETRIES = 3
 
 
 class LikeCounter:
@@ -28,8 +39,8 @@ class LikeCounter:
     host's pool and never closes it::
 
         with LikeCounter("postgresql://app@db/app") as counter:
-            counter.like(1, 456)            # LikeResult(status='liked', count=1, user_liked=True)
-            counter.count(456)              # 1
+            counter.like(1, 456)      # LikeResult(status='liked', count=1, user_liked=True)
+            counter.count(456)        # 1
 
     With `bootstrap=True` (the default) the schema's migrations are applied when the counter opens.
     """
@@ -72,17 +83,16 @@ class LikeCounter:
         self._settings = settings
         self._dsn_shown = _config.redact_dsn(normalized) if normalized else None
         self._owns_pool = pool is None
+        self._pool_options: dict[str, Any] = {}
         if pool is None:
             assert normalized is not None
-            pool = ConnectionPool(**_config.pool_options(settings, normalized, f"likecounter-{schema}"))
-            pool.open(wait=False)
+            self._pool_options = _config.pool_options(settings, normalized, f"likecounter-{schema}")
+            pool = ConnectionPool(**self._pool_options)
         self._pool: ConnectionPool[Any] = pool
-        if bootstrap:
-            try:
-                self.bootstrap()
-            except BaseException:
-                self.close()
-                raise
+        self._open_lock = threading.Lock()
+        self._opened = False
+        self._closed = False
+        self.open()
 
     @classmethod
     def from_env(cls, **overrides: Any) -> LikeCounter:
@@ -92,12 +102,47 @@ class LikeCounter:
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
+    def open(self) -> None:
+        """Open the pool (if this counter built it) and apply migrations (if bootstrap). Idempotent.
+
+        The first call of any method opens the counter too; `with` does it up front.
+        """
+        if self._opened or self._closed:
+            return
+        with self._open_lock:
+            if self._opened or self._closed:
+                return
+            try:
+                if self._owns_pool:
+                    self._pool.open(wait=False)
+                if self._settings.bootstrap:
+                    self._execute("bootstrap", self._core.bootstrap(), transaction=True)
+            except BaseException:
+                self._discard_pool()
+                raise
+            self._opened = True
+
+    def _discard_pool(self) -> None:
+        """After a failed open: close the pool this counter built, and build a fresh one.
+
+        Closing leaks nothing when nobody gets to call close() (a constructor or `with` that
+        raised); the fresh, unopened pool lets a later call try again, so a first call that timed out
+        or was cancelled does not leave the counter closed for good.
+        """
+        if not self._owns_pool:
+            return
+        self._pool.close()
+        if not self._closed:
+            self._pool = ConnectionPool(**self._pool_options)
+
     def close(self) -> None:
         """Close the pool if this counter built it; a borrowed pool is left open."""
         if self._owns_pool:
+            self._closed = True
             self._pool.close()
 
     def __enter__(self) -> LikeCounter:
+        self.open()
         return self
 
     def __exit__(
@@ -107,7 +152,7 @@ class LikeCounter:
 
     def __repr__(self) -> str:
         source = self._dsn_shown if self._dsn_shown is not None else "borrowed pool"
-        return f"<LikeCounter schema={self._settings.schema!r} {source}>"
+        return f"<{type(self).__name__} schema={self._settings.schema!r} {source}>"
 
     @property
     def pool(self) -> ConnectionPool[Any]:
@@ -120,50 +165,50 @@ class LikeCounter:
 
     def bootstrap(self) -> int:
         """Apply missing migrations under an advisory lock; return the schema version."""
-        return self._run(self._core.bootstrap(), transaction=True)
+        return self._run("bootstrap", self._core.bootstrap(), transaction=True)
 
     # -- the API ------------------------------------------------------------------------------------
 
     def like(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
         """Record that `user_id` likes the item. Idempotent: a repeat returns `already_liked`."""
-        return self._run(self._core.like(user_id, item_id, item_type))
+        return self._run("like", self._core.like(user_id, item_id, item_type))
 
     def unlike(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
         """Remove the user's like. Idempotent: unliking what is not liked returns `not_liked`."""
-        return self._run(self._core.unlike(user_id, item_id, item_type))
+        return self._run("unlike", self._core.unlike(user_id, item_id, item_type))
 
     def count(self, item_id: int, item_type: str = "post") -> int:
         """The item's like count; 0 for an item never liked."""
-        return self._run(self._core.count(item_id, item_type))
+        return self._run("count", self._core.count(item_id, item_type))
 
     def counts(self, items: Any) -> dict[Item, int]:
         """Counts of many `(item_id, item_type)` items in one query; every asked item is a key."""
-        return self._run(self._core.counts(items))
+        return self._run("counts", self._core.counts(items))
 
     def has_liked(self, user_id: int, item_ids: Any, item_type: str = "post") -> dict[int, bool]:
         """Which of `item_ids` (of one type) the user currently likes; every asked id is a key."""
-        return self._run(self._core.has_liked(user_id, item_ids, item_type))
+        return self._run("has_liked", self._core.has_liked(user_id, item_ids, item_type))
 
     def apply_events(self, events: Any) -> BulkResult:
         """Apply `(user_id, item_id, item_type, "like" | "unlike")` events in order, as one statement.
 
         For each key the last action wins. Not rate limited: this is the bulk path (replays, imports).
         """
-        return self._run(self._core.apply_events(events))
+        return self._run("apply_events", self._core.apply_events(events))
 
     def like_many(self, pairs: Any, item_type: str = "post") -> BulkResult:
         """Like many `(user_id, item_id)` pairs of one type in one statement."""
-        return self._run(self._core.set_many(pairs, item_type, liked=True))
+        return self._run("like_many", self._core.set_many(pairs, item_type, liked=True))
 
     def unlike_many(self, pairs: Any, item_type: str = "post") -> BulkResult:
         """Unlike many `(user_id, item_id)` pairs of one type in one statement."""
-        return self._run(self._core.set_many(pairs, item_type, liked=False))
+        return self._run("unlike_many", self._core.set_many(pairs, item_type, liked=False))
 
     def health(self, timeout: float = 2.0) -> Health:
         """Check the database and the schema. Never raises: failures are reported in the result."""
         started = time.perf_counter()
         try:
-            version = self._run(self._core.schema_version(), timeout=timeout)
+            version = self._run("health", self._core.schema_version(), timeout=timeout, open=False)
         except Exception as exc:
             return self._core.health_report(version=None, latency_s=None, pool=self._pool_stats(), error=exc)
         elapsed = time.perf_counter() - started
@@ -171,7 +216,7 @@ class LikeCounter:
             version=version, latency_s=elapsed, pool=self._pool_stats(), error=None
         )
 
-    def _pool_stats(self) -> Any:
+    def _pool_stats(self) -> PoolStats | None:
         try:
             return pool_stats(self._pool.get_stats(), self._pool.max_size)
         except Exception:
@@ -179,18 +224,44 @@ class LikeCounter:
 
     # -- plan driver --------------------------------------------------------------------------------
 
-    def _run(self, plan: Plan[T], *, transaction: bool = False, timeout: float | None = None) -> T:
+    def _run(
+        self,
+        operation: str,
+        plan: Plan[T],
+        *,
+        transaction: bool = False,
+        timeout: float | None = None,
+        open: bool = True,
+    ) -> T:
         try:
             query = next(plan)  # validation runs here, before any connection is taken
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+        if open and not self._opened:
+            self.open()
+        elif not open and self._owns_pool and not self._opened and not self._closed:
+            # health() on a counter that never opened: open the pool only, without migrating.
+            self._pool.open(wait=False)
+        return self._execute(operation, plan, query, transaction=transaction, timeout=timeout)
+
+    def _execute(
+        self,
+        operation: str,
+        plan: Plan[T],
+        query: Query | None = None,
+        *,
+        transaction: bool = False,
+        timeout: float | None = None,
+    ) -> T:
+        if query is None:
+            query = next(plan)
         started = time.perf_counter()
         try:
             with self._connection(timeout) as conn:
                 if transaction:
                     with conn.transaction():
-                        return self._drive(conn, plan, query)
-                return self._drive(conn, plan, query)
+                        return _drive(conn, plan, query, retry=False)
+                return _drive(conn, plan, query, retry=True)
         except LikeCounterError:
             raise
         except Exception as exc:
@@ -202,17 +273,7 @@ class LikeCounter:
         finally:
             if logger.isEnabledFor(logging.DEBUG):
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                logger.debug("%s took %.3f ms", getattr(plan, "__name__", "operation"), elapsed_ms)
-
-    @staticmethod
-    def _drive(conn: psycopg.Connection[Any], plan: Plan[T], query: Any) -> T:
-        while True:
-            cursor = conn.execute(query.statement, query.params)
-            rows = cursor.fetchall() if cursor.description is not None else []
-            try:
-                query = plan.send(rows)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
+                logger.debug("%s took %.3f ms", operation, elapsed_ms)
 
     @contextmanager
     def _connection(self, timeout: float | None) -> Iterator[psycopg.Connection[Any]]:
@@ -222,9 +283,32 @@ class LikeCounter:
                 return
             # A borrowed pool may hand out non-autocommit connections; run our single statements in
             # autocommit and give the connection back as we found it.
-            conn.autocommit = True
+            conn.set_autocommit(True)
             try:
                 yield conn
             finally:
-                if not conn.closed:
-                    conn.autocommit = False
+                if conn.info.transaction_status == TransactionStatus.IDLE:
+                    conn.set_autocommit(False)
+
+
+def _drive(conn: psycopg.Connection[Any], plan: Plan[T], query: Query, *, retry: bool) -> T:
+    """Execute the plan's queries on one connection until the plan returns its result."""
+    while True:
+        rows = _fetch(conn, query, retry=retry)
+        try:
+            query = plan.send(rows)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def _fetch(conn: psycopg.Connection[Any], query: Query, *, retry: bool) -> Rows:
+    attempt = 0
+    while True:
+        try:
+            cursor = conn.execute(query.statement, query.params)
+            return cursor.fetchall() if cursor.description is not None else []
+        except psycopg.errors.DeadlockDetected:
+            attempt += 1
+            if not retry or attempt > DEADLOCK_RETRIES:
+                raise
+            logger.info("deadlock detected; running the statement again (attempt %d)", attempt + 1)

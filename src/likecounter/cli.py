@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from . import _replay
+from . import __version__, _replay
 from ._errors import InvalidInput, LikeCounterError
 from ._results import BulkResult, Item
 from ._sync import LikeCounter
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="likecounter", description="Deduplicated like counting on PostgreSQL."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--dsn", help="PostgreSQL DSN (default: $DATABASE_URL)")
     common.add_argument("--schema", default=None, help="schema to use (default: likecounter)")
@@ -82,12 +83,26 @@ def _replay_options(parser: argparse.ArgumentParser, *, oracle: bool = True) -> 
     if oracle:
         parser.add_argument("--expect", type=Path, help="item_id,item_type,count oracle CSV to check against")
     parser.add_argument(
-        "--batch-size", type=int, default=2000, help="events per bulk statement (default: 2000)"
+        "--batch-size", type=_positive_int, default=2000, help="events per bulk statement (default: 2000)"
     )
     parser.add_argument(
         "--skip-bad", action="store_true", help="skip malformed lines instead of stopping at the first"
     )
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else (plural or word + 's')}"
 
 
 def _dsn(args: argparse.Namespace) -> str | None:
@@ -111,7 +126,7 @@ def _require_dsn(args: argparse.Namespace) -> str:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    with _counter(_require_dsn(args), args, max_batch_size=max(1, args.batch_size)) as counter:
+    with _counter(_require_dsn(args), args, max_batch_size=args.batch_size) as counter:
         return replay(counter, args.file, args.expect, args)
 
 
@@ -119,6 +134,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     events, oracle = _replay.bundled_cofacts()
     print("Cofacts (g0v Cofacts Project), https://github.com/cofacts/opendata - CC0 1.0")
     dsn = _dsn(args)
+    if dsn is not None and not args.schema:
+        # A real database (perhaps the app's own DATABASE_URL): keep the demo's 120k rows out of the
+        # schema the app uses.
+        args.schema = "likecounter_demo"
+        print(f"using the given database, schema {args.schema!r} (pass --schema to choose another)")
     with contextlib.ExitStack() as stack:
         if dsn is None:
             from .embedded import EmbeddedPostgres
@@ -127,7 +147,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             server = stack.enter_context(EmbeddedPostgres())
             print(f"started an embedded PostgreSQL in {time.perf_counter() - started:.1f} s")
             dsn = server.dsn
-        counter = stack.enter_context(_counter(dsn, args, max_batch_size=max(1, args.batch_size)))
+        counter = stack.enter_context(_counter(dsn, args, max_batch_size=args.batch_size))
         return replay(counter, events, oracle, args)
     return EXIT_OK  # pragma: no cover - the with block always returns
 
@@ -176,8 +196,8 @@ def replay(
                 advance(_position(source, size))
         except _replay.BadLine as exc:
             print(
-                f"stopped at line {exc.line}: the {applied.events:,} events before it were applied, "
-                "nothing from that line on",
+                f"stopped at line {exc.line}: the {_plural(applied.events, 'event')} before it were "
+                "applied, nothing from that line on",
                 file=sys.stderr,
             )
             raise
@@ -191,7 +211,7 @@ def replay(
         f"rows inserted: {applied.liked:,}, rows deleted: {applied.unliked:,}, no-ops: {applied.unchanged:,}"
     )
     if stats.bad_lines:
-        print(f"skipped {len(stats.bad_lines):,} malformed lines; first: {stats.bad_lines[0]}")
+        print(f"skipped {_plural(len(stats.bad_lines), 'malformed line')}; first: {stats.bad_lines[0]}")
     if oracle_path is None:
         return EXIT_OK
     return check_oracle(counter, oracle_path, args.no_progress)
@@ -207,7 +227,8 @@ def check_oracle(counter: LikeCounter, oracle_path: Path, no_progress: bool) -> 
             actual.update(counter.counts(chunk))
             advance(len(actual))
     mismatches = _replay.compare(expected, actual)
-    print(f"checked {len(items):,} items against {oracle_path.name}: {len(mismatches):,} mismatches")
+    found = _plural(len(mismatches), "mismatch", "mismatches")
+    print(f"checked {len(items):,} items against {oracle_path.name}: {found}")
     for mismatch in mismatches[:20]:
         print(
             f"  mismatch: item {mismatch.item.item_id} ({mismatch.item.item_type}): "
@@ -245,9 +266,9 @@ def _progress(total: int, disabled: bool, label: str) -> Iterator[Any]:
 
         yield report
         return
-    with tqdm(
-        total=total, desc=label, unit="B" if label == "replay" else " items", unit_scale=True, leave=False
-    ) as bar:
+    # disable=None: no bar when stderr is not a terminal (logs, CI), where it would only interleave.
+    unit = "B" if label == "replay" else " items"
+    with tqdm(total=total, desc=label, unit=unit, unit_scale=True, leave=False, disable=None) as bar:
 
         def advance(position: int) -> None:
             bar.update(max(0, position - bar.n))

@@ -11,6 +11,8 @@ Registered as a `pytest11` entry point, so installing likecounter makes these fi
 - `likecounter_schema`: a fresh schema name per test; the schema is dropped afterwards.
 - `likecounter_options`: extra LikeCounter keyword options; override it in your conftest.
 - `like_counter`: a LikeCounter on the fresh schema, closed and dropped after the test.
+- `async_like_counter`: the same as an AsyncLikeCounter, opened in the test's event loop (needs
+  pytest-asyncio, which the `test` extra installs; mark the test with `@pytest.mark.asyncio`).
 
 Nothing heavy is imported until a fixture is used.
 """
@@ -25,7 +27,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from ._async import AsyncLikeCounter
     from ._sync import LikeCounter
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - the test extra installs it
+    pytest_asyncio = None  # type: ignore[assignment]
 
 Source = Literal["dsn", "testcontainers", "embedded"]
 SOURCES: tuple[str, ...] = ("auto", "dsn", "testcontainers", "embedded")
@@ -146,7 +156,12 @@ def likecounter_dsn(pytestconfig: pytest.Config) -> Iterator[str]:
             requested, dsn, docker_answers=docker_answers, embedded_installed=embedded_installed
         )
     except NoDatabase as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem: str | None = str(exc)
+    else:
+        problem = None
+    if problem is not None:
+        # Outside the except block: failing inside it would print the message twice, chained.
+        pytest.fail(problem, pytrace=False)
     if source == "dsn":
         assert dsn is not None
         yield dsn
@@ -194,6 +209,31 @@ def like_counter(
     """A LikeCounter on a fresh schema, with its own small pool."""
     from ._sync import LikeCounter
 
-    options = {"max_pool_size": 4, **likecounter_options}
+    options = _counter_options(likecounter_options)
     with LikeCounter(likecounter_dsn, schema=likecounter_schema, **options) as counter:
         yield counter
+
+
+def _counter_options(likecounter_options: Mapping[str, Any]) -> dict[str, Any]:
+    return {"max_pool_size": 4, **likecounter_options}
+
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def async_like_counter(
+        likecounter_dsn: str, likecounter_schema: str, likecounter_options: Mapping[str, Any]
+    ) -> AsyncIterator[AsyncLikeCounter]:
+        """An AsyncLikeCounter on a fresh schema, opened in the test's event loop."""
+        from ._async import AsyncLikeCounter
+
+        options = _counter_options(likecounter_options)
+        async with AsyncLikeCounter(likecounter_dsn, schema=likecounter_schema, **options) as counter:
+            yield counter
+
+else:  # pragma: no cover
+
+    @pytest.fixture
+    def async_like_counter() -> None:
+        """Needs pytest-asyncio."""
+        pytest.fail("the async_like_counter fixture needs pytest-asyncio: pip install pytest-asyncio")

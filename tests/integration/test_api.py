@@ -13,7 +13,7 @@ import psycopg.errors
 import pytest
 from psycopg import sql
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from likecounter import (
     BulkResult,
@@ -27,6 +27,8 @@ from likecounter import (
     SchemaError,
 )
 
+from ..bridge import LoopThread
+
 Snapshot = dict[str, list[tuple[Any, ...]]]
 SECRET = "s3cr3t-must-not-leak"
 DEAD_SOCKET_DIR = "/nonexistent/likecounter-socket-dir"
@@ -38,9 +40,10 @@ def table_rows(db: psycopg.Connection[Any], schema: str, table: str) -> list[tup
     return db.execute(query).fetchall()
 
 
-def dead_counter(dsn: str = DEAD_DSN, **options: Any) -> LikeCounter:
+def dead_counter(make_counter: Callable[..., Any], dsn: str = DEAD_DSN, **options: Any) -> Any:
+    """A counter of the test's flavour on a server that does not exist."""
     defaults: dict[str, Any] = {"bootstrap": False, "min_pool_size": 0, "pool_timeout": 0.2}
-    return LikeCounter(dsn, **{**defaults, **options})
+    return make_counter(dsn, **{**defaults, **options})
 
 
 # -- reads and batches ----------------------------------------------------------------------------
@@ -72,8 +75,8 @@ def test_empty_bulk_steps_do_not_touch_the_database(like_counter: LikeCounter) -
     assert like_counter.unlike_many([], "reel") == BulkResult(0, 0, 0, 0)
 
 
-def test_empty_batches_on_a_dead_database() -> None:
-    with dead_counter() as counter:
+def test_empty_batches_on_a_dead_database(make_counter: Callable[..., Any]) -> None:
+    with dead_counter(make_counter) as counter:
         assert counter.counts([]) == {}
         assert counter.has_liked(1, []) == {}
         with pytest.raises(PoolTimeout):
@@ -130,9 +133,12 @@ def test_batch_limit_default_is_1000(like_counter: LikeCounter) -> None:
 
 
 def test_batch_limit_option(
-    likecounter_dsn: str, likecounter_schema: str, snapshot: Callable[[], Snapshot]
+    make_counter: Callable[..., Any],
+    likecounter_dsn: str,
+    likecounter_schema: str,
+    snapshot: Callable[[], Snapshot],
 ) -> None:
-    with LikeCounter(likecounter_dsn, schema=likecounter_schema, max_batch_size=3) as counter:
+    with make_counter(likecounter_dsn, schema=likecounter_schema, max_batch_size=3) as counter:
         assert counter.settings.max_batch_size == 3
         before = snapshot()
         calls: list[Callable[[], object]] = [
@@ -214,16 +220,19 @@ def test_rows_store_a_smallint_type_id(
 
 
 def test_a_known_type_does_not_use_up_the_smallint_sequence(
-    likecounter_dsn: str, likecounter_schema: str, db: psycopg.Connection[Any]
+    make_counter: Callable[..., Any],
+    likecounter_dsn: str,
+    likecounter_schema: str,
+    db: psycopg.Connection[Any],
 ) -> None:
     # Every new counter looks its types up once. Looking up a known name must not draw an identity
     # value, or after 32767 counter starts no like could be recorded at all.
-    with LikeCounter(likecounter_dsn, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
+    with make_counter(likecounter_dsn, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
         counter.like(1, 1)
     sequence = f"{likecounter_schema}.item_types"
     db.execute("SELECT setval(pg_get_serial_sequence(%s, 'type_id'), 32767)", (sequence,))
     for user in (2, 3):
-        with LikeCounter(likecounter_dsn, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
+        with make_counter(likecounter_dsn, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
             assert counter.like(user, 1).status == "liked"
             assert counter.apply_events([(user, 2, "post", "like")]).liked == 1
             assert counter.like_many([(user, 3)]).liked == 1
@@ -288,44 +297,108 @@ def test_bulk_results_add_up(like_counter: LikeCounter) -> None:
 # -- pools ----------------------------------------------------------------------------------------
 
 
-def test_an_owned_pool_is_closed(likecounter_dsn: str, likecounter_schema: str) -> None:
-    counter = LikeCounter(likecounter_dsn, schema=likecounter_schema)
+def test_an_owned_pool_is_closed(
+    make_counter: Callable[..., Any], likecounter_dsn: str, likecounter_schema: str
+) -> None:
+    counter = make_counter(likecounter_dsn, schema=likecounter_schema)
     assert not counter.pool.closed
     counter.close()
     assert counter.pool.closed
     counter.close()  # twice is fine
-    with LikeCounter(likecounter_dsn, schema=likecounter_schema) as counter:
+    with make_counter(likecounter_dsn, schema=likecounter_schema) as counter:
         pass
     assert counter.pool.closed
 
 
+class BorrowedPool:
+    """A host application's pool of the test's flavour: a ConnectionPool for LikeCounter, or an
+    AsyncConnectionPool (living on the facade's loop) for AsyncLikeCounter; looked into synchronously.
+    """
+
+    def __init__(self, pool: ConnectionPool[Any] | AsyncConnectionPool[Any], loop: LoopThread | None) -> None:
+        self.pool = pool
+        self._loop = loop
+
+    def select_one(self) -> Any:
+        """Run `SELECT 1` on a connection of the pool."""
+        if isinstance(self.pool, ConnectionPool):
+            with self.pool.connection() as conn:
+                return conn.execute("SELECT 1").fetchone()
+        assert self._loop is not None
+        pool = self.pool
+
+        async def select() -> Any:
+            async with pool.connection() as conn:
+                cursor = await conn.execute("SELECT 1")
+                return await cursor.fetchone()
+
+        return self._loop.run(select())
+
+    def lend_two(self) -> list[tuple[TransactionStatus, bool]]:
+        """Take both of the pool's connections at once: (transaction status, autocommit) of each."""
+        if isinstance(self.pool, ConnectionPool):
+            with self.pool.connection() as first, self.pool.connection() as second:
+                return [(conn.info.transaction_status, conn.autocommit) for conn in (first, second)]
+        assert self._loop is not None
+        pool = self.pool
+
+        async def lend() -> list[tuple[TransactionStatus, bool]]:
+            async with pool.connection() as first, pool.connection() as second:
+                return [(conn.info.transaction_status, conn.autocommit) for conn in (first, second)]
+
+        return self._loop.run(lend())
+
+
 @pytest.fixture
-def borrowed_pool(likecounter_dsn: str) -> Iterator[ConnectionPool[Any]]:
+def borrowed_pool(
+    flavour: str, likecounter_dsn: str, request: pytest.FixtureRequest
+) -> Iterator[BorrowedPool]:
     # Not autocommit, as a host application's pool often is.
-    pool: ConnectionPool[Any] = ConnectionPool(likecounter_dsn, min_size=1, max_size=2, open=False)
-    pool.open(wait=True)
-    yield pool
-    pool.close()
+    if flavour == "sync":
+        pool: ConnectionPool[Any] = ConnectionPool(likecounter_dsn, min_size=1, max_size=2, open=False)
+        pool.open(wait=True)
+        yield BorrowedPool(pool, None)
+        pool.close()
+        return
+    # An async pool belongs to the loop it runs on: build, open and close it on the facade's loop.
+    loop: LoopThread = request.getfixturevalue("loop_thread")
+
+    async def build() -> AsyncConnectionPool[Any]:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            likecounter_dsn, min_size=1, max_size=2, open=False
+        )
+        await pool.open(wait=True)
+        return pool
+
+    async_pool = loop.run(build())
+    yield BorrowedPool(async_pool, loop)
+    loop.run(async_pool.close())
 
 
-def test_a_borrowed_pool_is_not_closed(borrowed_pool: ConnectionPool[Any], likecounter_schema: str) -> None:
-    with LikeCounter(pool=borrowed_pool, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
-        assert counter.pool is borrowed_pool
+def test_a_borrowed_pool_is_not_closed(
+    make_counter: Callable[..., Any], borrowed_pool: BorrowedPool, likecounter_schema: str
+) -> None:
+    with make_counter(
+        pool=borrowed_pool.pool, schema=likecounter_schema, rate_limit_per_minute=None
+    ) as counter:
+        assert counter.pool is borrowed_pool.pool
         assert counter.like(1, 1) == LikeResult("liked", 1, True)
         assert "borrowed pool" in repr(counter)
-    assert not borrowed_pool.closed
-    with borrowed_pool.connection() as conn:
-        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert not borrowed_pool.pool.closed
+    assert borrowed_pool.select_one() == (1,)
 
 
 def test_a_borrowed_non_autocommit_pool_commits_and_returns_idle_connections(
-    borrowed_pool: ConnectionPool[Any],
+    make_counter: Callable[..., Any],
+    borrowed_pool: BorrowedPool,
     likecounter_schema: str,
     db: psycopg.Connection[Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="psycopg")
-    with LikeCounter(pool=borrowed_pool, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
+    with make_counter(
+        pool=borrowed_pool.pool, schema=likecounter_schema, rate_limit_per_minute=None
+    ) as counter:
         assert counter.like(1, 1).status == "liked"
         assert counter.like(1, 1).status == "already_liked"
         assert counter.unlike(2, 1).status == "not_liked"
@@ -333,7 +406,7 @@ def test_a_borrowed_non_autocommit_pool_commits_and_returns_idle_connections(
         assert counter.count(1) == 3
         assert counter.has_liked(1, [1]) == {1: True}
         with pytest.raises(InvalidInput):
-            counter.like(1, "x")  # type: ignore[arg-type]
+            counter.like(1, "x")
         # Every write is visible from another session: committed, not left in a transaction.
         assert table_rows(db, likecounter_schema, "likes") == [(1, 1, 1), (2, 1, 1), (3, 1, 1)]
         idle_in_transaction = db.execute(
@@ -341,32 +414,39 @@ def test_a_borrowed_non_autocommit_pool_commits_and_returns_idle_connections(
         ).fetchone()
         assert idle_in_transaction == (0,)
         # Both pool connections come back as they were lent: idle, not autocommit.
-        with borrowed_pool.connection() as first, borrowed_pool.connection() as second:
-            for conn in (first, second):
-                assert conn.info.transaction_status == TransactionStatus.IDLE
-                assert conn.autocommit is False
+        lent = borrowed_pool.lend_two()
+        assert len(lent) == 2
+        for transaction_status, autocommit in lent:
+            assert transaction_status == TransactionStatus.IDLE
+            assert autocommit is False
     # The pool never had to roll a returned connection back.
     assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
 
 
 def test_a_database_error_on_a_borrowed_pool_leaves_the_connection_clean(
-    borrowed_pool: ConnectionPool[Any], likecounter_schema: str, db: psycopg.Connection[Any]
+    make_counter: Callable[..., Any],
+    borrowed_pool: BorrowedPool,
+    likecounter_schema: str,
+    db: psycopg.Connection[Any],
 ) -> None:
-    with LikeCounter(pool=borrowed_pool, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
+    with make_counter(
+        pool=borrowed_pool.pool, schema=likecounter_schema, rate_limit_per_minute=None
+    ) as counter:
         counter.like(1, 1)
         db.execute(sql.SQL("DROP TABLE {}.likes CASCADE").format(sql.Identifier(likecounter_schema)))
         with pytest.raises(SchemaError, match="bootstrap=True"):
             counter.like(2, 1)
-        with borrowed_pool.connection() as first, borrowed_pool.connection() as second:
-            for conn in (first, second):
-                assert conn.info.transaction_status == TransactionStatus.IDLE
-                assert conn.autocommit is False
+        lent = borrowed_pool.lend_two()
+        assert len(lent) == 2
+        for transaction_status, autocommit in lent:
+            assert transaction_status == TransactionStatus.IDLE
+            assert autocommit is False
 
 
 def test_operations_on_a_missing_schema_raise_schema_error(
-    likecounter_dsn: str, likecounter_schema: str
+    make_counter: Callable[..., Any], likecounter_dsn: str, likecounter_schema: str
 ) -> None:
-    with LikeCounter(likecounter_dsn, schema=likecounter_schema, bootstrap=False) as counter:
+    with make_counter(likecounter_dsn, schema=likecounter_schema, bootstrap=False) as counter:
         with pytest.raises(SchemaError, match="likecounter init"):
             counter.like(1, 1)
         with pytest.raises(SchemaError):
@@ -388,8 +468,10 @@ def test_health_ok_on_a_live_database(like_counter: LikeCounter) -> None:
     assert health.pool.size >= 1
 
 
-def test_health_reports_a_schema_not_yet_created(likecounter_dsn: str, likecounter_schema: str) -> None:
-    with LikeCounter(likecounter_dsn, schema=likecounter_schema, bootstrap=False) as counter:
+def test_health_reports_a_schema_not_yet_created(
+    make_counter: Callable[..., Any], likecounter_dsn: str, likecounter_schema: str
+) -> None:
+    with make_counter(likecounter_dsn, schema=likecounter_schema, bootstrap=False) as counter:
         health = counter.health()
         assert (health.ok, health.database_up, health.schema_version) == (False, True, None)
         assert health.error is not None and "has not been created" in health.error
@@ -397,8 +479,8 @@ def test_health_reports_a_schema_not_yet_created(likecounter_dsn: str, likecount
         assert counter.health().ok is True
 
 
-def test_health_reports_a_dead_database_without_raising() -> None:
-    with dead_counter() as counter:
+def test_health_reports_a_dead_database_without_raising(make_counter: Callable[..., Any]) -> None:
+    with dead_counter(make_counter) as counter:
         health = counter.health(timeout=0.2)
     assert health.ok is False
     assert health.database_up is False
@@ -408,9 +490,9 @@ def test_health_reports_a_dead_database_without_raising() -> None:
     assert health.error is not None and health.error.startswith("PoolTimeout: ")
 
 
-def test_bootstrap_against_a_dead_database_raises_our_error() -> None:
+def test_bootstrap_against_a_dead_database_raises_our_error(make_counter: Callable[..., Any]) -> None:
     with pytest.raises(PoolTimeout) as caught:
-        LikeCounter(DEAD_DSN, pool_timeout=1.0)
+        make_counter(DEAD_DSN, pool_timeout=1.0)
     error = caught.value
     assert isinstance(error, DatabaseUnavailable)
     assert isinstance(error, LikeCounterError)
@@ -422,7 +504,11 @@ def test_bootstrap_against_a_dead_database_raises_our_error() -> None:
 
 
 def test_a_newer_schema_version_is_refused(
-    like_counter: LikeCounter, likecounter_dsn: str, likecounter_schema: str, db: psycopg.Connection[Any]
+    make_counter: Callable[..., Any],
+    like_counter: LikeCounter,
+    likecounter_dsn: str,
+    likecounter_schema: str,
+    db: psycopg.Connection[Any],
 ) -> None:
     db.execute(
         sql.SQL("INSERT INTO {}.schema_version (version) VALUES (999)").format(
@@ -430,7 +516,7 @@ def test_a_newer_schema_version_is_refused(
         )
     )
     with pytest.raises(SchemaError, match="version 999") as caught:
-        LikeCounter(likecounter_dsn, schema=likecounter_schema)
+        make_counter(likecounter_dsn, schema=likecounter_schema)
     assert "upgrade likecounter" in str(caught.value)
     health = like_counter.health()
     assert (health.ok, health.database_up, health.schema_version) == (False, True, 999)
@@ -449,9 +535,14 @@ def test_bootstrap_is_idempotent(like_counter: LikeCounter, snapshot: Callable[[
 
 
 def test_concurrent_bootstraps_apply_the_schema_once(
-    likecounter_dsn: str, likecounter_schema: str, db: psycopg.Connection[Any]
+    make_counter: Callable[..., Any],
+    likecounter_dsn: str,
+    likecounter_schema: str,
+    db: psycopg.Connection[Any],
 ) -> None:
-    with LikeCounter(likecounter_dsn, schema=likecounter_schema, bootstrap=False, max_pool_size=8) as counter:
+    with make_counter(
+        likecounter_dsn, schema=likecounter_schema, bootstrap=False, max_pool_size=8
+    ) as counter:
         barrier = threading.Barrier(6)
         versions: list[int] = []
         errors: list[BaseException] = []
@@ -491,6 +582,7 @@ def likecounter_logger() -> Iterator[logging.Logger]:
 
 @pytest.mark.parametrize("driver", ["psycopg", "asyncpg", "psycopg2"])
 def test_from_env_accepts_sqlalchemy_urls(
+    counter_from_env: Callable[..., Any],
     likecounter_dsn: str,
     likecounter_schema: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -503,7 +595,7 @@ def test_from_env_accepts_sqlalchemy_urls(
     monkeypatch.setenv("LIKECOUNTER_SCHEMA", likecounter_schema)
     monkeypatch.setenv("RATE_LIMIT_REQUESTS", "7")
     monkeypatch.setenv("DEBUG", "1")
-    with LikeCounter.from_env(max_pool_size=2) as counter:
+    with counter_from_env(max_pool_size=2) as counter:
         assert counter.settings.schema == likecounter_schema
         assert counter.settings.rate_limit_per_minute == 7
         assert counter.settings.debug is True
@@ -515,36 +607,41 @@ def test_from_env_accepts_sqlalchemy_urls(
 
 
 def test_from_env_overrides_win(
-    likecounter_dsn: str, likecounter_schema: str, monkeypatch: pytest.MonkeyPatch
+    counter_from_env: Callable[..., Any],
+    likecounter_dsn: str,
+    likecounter_schema: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", likecounter_dsn)
     monkeypatch.setenv("RATE_LIMIT_REQUESTS", "1")
     monkeypatch.delenv("DEBUG", raising=False)
     monkeypatch.delenv("LIKECOUNTER_SCHEMA", raising=False)
-    with LikeCounter.from_env(schema=likecounter_schema, rate_limit_per_minute=None) as counter:
+    with counter_from_env(schema=likecounter_schema, rate_limit_per_minute=None) as counter:
         assert counter.settings.rate_limit_per_minute is None
         for _ in range(3):
             counter.like(1, 1)
 
 
-def test_from_env_without_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_env_without_database_url(
+    counter_from_env: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     with pytest.raises(InvalidInput, match="DATABASE_URL"):
-        LikeCounter.from_env()
+        counter_from_env()
 
 
-def test_from_env_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_env_bad_values(counter_from_env: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", DEAD_DSN)
     monkeypatch.setenv("RATE_LIMIT_REQUESTS", "lots")
     with pytest.raises(InvalidInput, match="RATE_LIMIT_REQUESTS"):
-        LikeCounter.from_env(bootstrap=False)
+        counter_from_env(bootstrap=False)
     monkeypatch.setenv("RATE_LIMIT_REQUESTS", "-3")
     with pytest.raises(InvalidInput, match="rate_limit_per_minute"):
-        LikeCounter.from_env(bootstrap=False)
+        counter_from_env(bootstrap=False)
     monkeypatch.setenv("RATE_LIMIT_REQUESTS", "5")
     monkeypatch.setenv("DEBUG", "verbose")
     with pytest.raises(InvalidInput, match="DEBUG"):
-        LikeCounter.from_env(bootstrap=False)
+        counter_from_env(bootstrap=False)
 
 
 # -- secrets --------------------------------------------------------------------------------------
@@ -559,8 +656,8 @@ def test_from_env_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
         f"host={DEAD_SOCKET_DIR} user=app password={SECRET} dbname=app",
     ],
 )
-def test_the_password_never_shows(dsn: str) -> None:
-    with dead_counter(dsn) as counter:
+def test_the_password_never_shows(make_counter: Callable[..., Any], dsn: str) -> None:
+    with dead_counter(make_counter, dsn) as counter:
         assert SECRET not in repr(counter)
         assert "***" in repr(counter)
         health = counter.health(timeout=0.2)
@@ -571,7 +668,7 @@ def test_the_password_never_shows(dsn: str) -> None:
             counter.like(1, 1)
         assert SECRET not in str(caught.value)
     with pytest.raises(PoolTimeout) as caught:
-        LikeCounter(dsn, pool_timeout=0.2)
+        make_counter(dsn, pool_timeout=0.2)
     assert SECRET not in str(caught.value)
     assert SECRET not in "".join(traceback.format_exception(caught.value))
 

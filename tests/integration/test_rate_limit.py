@@ -13,8 +13,10 @@ Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
 @pytest.fixture
-def limited(likecounter_dsn: str, likecounter_schema: str) -> Iterator[LikeCounter]:
-    with LikeCounter(likecounter_dsn, schema=likecounter_schema, rate_limit_per_minute=3) as counter:
+def limited(
+    make_counter: Callable[..., Any], likecounter_dsn: str, likecounter_schema: str
+) -> Iterator[LikeCounter]:
+    with make_counter(likecounter_dsn, schema=likecounter_schema, rate_limit_per_minute=3) as counter:
         yield counter
 
 
@@ -80,15 +82,19 @@ def test_bulk_steps_are_not_limited(limited: LikeCounter) -> None:
     assert limited.like(1, 1).status == "liked"
 
 
-def test_no_limit_when_disabled(likecounter_dsn: str, likecounter_schema: str) -> None:
-    with LikeCounter(likecounter_dsn, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
+def test_no_limit_when_disabled(
+    make_counter: Callable[..., Any], likecounter_dsn: str, likecounter_schema: str
+) -> None:
+    with make_counter(likecounter_dsn, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
         for _ in range(150):
             counter.like(1, 1)
         assert counter.count(1) == 1
 
 
-def test_default_limit_is_100(likecounter_dsn: str, likecounter_schema: str) -> None:
-    with LikeCounter(likecounter_dsn, schema=likecounter_schema) as counter:
+def test_default_limit_is_100(
+    make_counter: Callable[..., Any], likecounter_dsn: str, likecounter_schema: str
+) -> None:
+    with make_counter(likecounter_dsn, schema=likecounter_schema) as counter:
         assert counter.settings.rate_limit_per_minute == 100
         results = counter.like_many([(1, item) for item in range(100)])
         assert results.liked == 100

@@ -69,7 +69,7 @@ def test_replay_detects_a_wrong_oracle(
                  "--expect", str(oracle), "--no-progress"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == EXIT_MISMATCH
-    assert "1 mismatches" in out and "item 5 (post): expected 3, got 2" in out
+    assert ": 1 mismatch\n" in out and "item 5 (post): expected 3, got 2" in out
 
 
 def test_last_action_per_key_wins_within_and_across_steps(

@@ -1,12 +1,13 @@
 """A hypothesis state machine: every operation against a Python set model, on a real PostgreSQL.
 
-Each example run gets its own counter on a fresh schema, dropped when the run ends.
+Each example run gets its own counter on a fresh schema, dropped when the run ends. The machine runs
+once per flavour: on LikeCounter, and on AsyncLikeCounter behind the sync facade.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from psycopg import sql
 
-from likecounter import BulkResult, Item, LikeCounter, LikeResult, LikeStatus
+from likecounter import BulkResult, Item, LikeResult, LikeStatus
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -35,15 +36,13 @@ Key = tuple[int, int, str]
 
 
 class LikeMachine(RuleBasedStateMachine):
-    # Set by the test on a subclass: hypothesis builds machines from a class with no arguments.
-    dsn: str
-    admin: psycopg.Connection[Any]
-
-    def __init__(self) -> None:
+    # The test subclasses this with an argument-free constructor: hypothesis builds one per run.
+    def __init__(self, make_counter: Callable[..., Any], dsn: str, admin: psycopg.Connection[Any]) -> None:
         super().__init__()
+        self.admin = admin
         self.schema = f"lc_sm_{uuid.uuid4().hex[:16]}"
-        self.counter = LikeCounter(
-            self.dsn, schema=self.schema, rate_limit_per_minute=None, min_pool_size=1, max_pool_size=2
+        self.counter = make_counter(
+            dsn, schema=self.schema, rate_limit_per_minute=None, min_pool_size=1, max_pool_size=2
         )
         self.model: set[Key] = set()
 
@@ -164,12 +163,14 @@ def admin(likecounter_dsn: str) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def test_like_counter_matches_a_set_model(likecounter_dsn: str, admin: psycopg.Connection[Any]) -> None:
+def test_like_counter_matches_a_set_model(
+    make_counter: Callable[..., Any], likecounter_dsn: str, admin: psycopg.Connection[Any]
+) -> None:
     class Machine(LikeMachine):
-        pass
+        def __init__(self) -> None:
+            # make_counter builds a LikeCounter, or an AsyncLikeCounter behind the facade.
+            super().__init__(make_counter, likecounter_dsn, admin)
 
-    Machine.dsn = likecounter_dsn
-    Machine.admin = admin
     run_state_machine_as_test(
         Machine,
         settings=settings(

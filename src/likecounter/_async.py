@@ -1,0 +1,315 @@
+"""AsyncLikeCounter: the asyncio I/O shell around the sans-I/O core.
+
+This file is the source of both shells: `tools/async_to_sync.py` generates `_sync.py` (LikeCounter)
+from it, and `nox -s lint` fails when the two drift apart. Edit this file, then regenerate.
+Lines marked `# async-only` are dropped from the sync twin; `# sync-only: CODE` lines become CODE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg.errors
+from psycopg.pq import TransactionStatus
+from psycopg_pool import AsyncConnectionPool
+
+from . import _config
+from ._core import Core, Plan, Query, Rows, pool_stats
+from ._errors import InvalidInput, LikeCounterError, translate
+from ._results import BulkResult, Health, Item, LikeResult, PoolStats
+
+T = TypeVar("T")
+logger = logging.getLogger("likecounter")
+
+# A deadlock aborts only the statement that PostgreSQL picked as the victim; every write here is a
+# single autocommit statement, so running it again is safe and gives the same end state.
+DEADLOCK_RETRIES = 3
+
+
+class AsyncLikeCounter:
+    """Deduplicated like counting over a psycopg connection pool.
+
+    Give it a DSN and it builds (and later closes) its own pool, or give it `pool=` and it borrows the
+    host's pool and never closes it::
+
+        async with AsyncLikeCounter("postgresql://app@db/app") as counter:
+            await counter.like(1, 456)      # LikeResult(status='liked', count=1, user_liked=True)
+            await counter.count(456)        # 1
+
+    With `bootstrap=True` (the default) the schema's migrations are applied when the counter opens.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        pool: AsyncConnectionPool[Any] | None = None,
+        schema: str = _config.DEFAULT_SCHEMA,
+        rate_limit_per_minute: int | None = _config.DEFAULT_RATE_LIMIT_PER_MINUTE,
+        max_batch_size: int = _config.DEFAULT_MAX_BATCH_SIZE,
+        bootstrap: bool = True,
+        min_pool_size: int = 1,
+        max_pool_size: int = 10,
+        pool_timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+        debug: bool = False,
+    ) -> None:
+        if (dsn is None) == (pool is None):
+            raise InvalidInput("pass exactly one of `dsn` or `pool=`")
+        if pool is not None and not isinstance(pool, AsyncConnectionPool):
+            raise InvalidInput(f"pool must be a psycopg_pool.AsyncConnectionPool, not {type(pool).__name__}")
+        normalized = _config.normalize_dsn(dsn) if dsn is not None else None
+        settings = _config.Settings(
+            schema=schema,
+            rate_limit_per_minute=rate_limit_per_minute,
+            max_batch_size=max_batch_size,
+            bootstrap=bootstrap,
+            min_pool_size=min_pool_size,
+            max_pool_size=max_pool_size,
+            pool_timeout=pool_timeout,
+            connect_timeout=connect_timeout,
+            debug=debug,
+            secrets=_config.dsn_secrets(normalized) if normalized else (),
+        )
+        if debug:
+            _config.enable_debug_logging(logger)
+        self._core = Core(settings)
+        self._settings = settings
+        self._dsn_shown = _config.redact_dsn(normalized) if normalized else None
+        self._owns_pool = pool is None
+        self._pool_options: dict[str, Any] = {}
+        if pool is None:
+            assert normalized is not None
+            self._pool_options = _config.pool_options(settings, normalized, f"likecounter-{schema}")
+            pool = AsyncConnectionPool(**self._pool_options)
+        self._pool: AsyncConnectionPool[Any] = pool
+        self._open_lock = asyncio.Lock()
+        self._opened = False
+        self._closed = False
+        # sync-only: self.open()
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> AsyncLikeCounter:
+        """Build a counter from DATABASE_URL, RATE_LIMIT_REQUESTS and DEBUG (keywords override them)."""
+        dsn, options = _config.settings_from_env(_config.environ())
+        return cls(dsn, **{**options, **overrides})
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the pool (if this counter built it) and apply migrations (if bootstrap). Idempotent.
+
+        The first call of any method opens the counter too; `async with` does it up front.
+        """
+        if self._opened or self._closed:
+            return
+        async with self._open_lock:
+            if self._opened or self._closed:
+                return
+            try:
+                if self._owns_pool:
+                    await self._pool.open(wait=False)
+                if self._settings.bootstrap:
+                    await self._execute("bootstrap", self._core.bootstrap(), transaction=True)
+            except BaseException:
+                await self._discard_pool()
+                raise
+            self._opened = True
+
+    async def _discard_pool(self) -> None:
+        """After a failed open: close the pool this counter built, and build a fresh one.
+
+        Closing leaks nothing when nobody gets to call close() (a constructor or `async with` that
+        raised); the fresh, unopened pool lets a later call try again, so a first call that timed out
+        or was cancelled does not leave the counter closed for good.
+        """
+        if not self._owns_pool:
+            return
+        await self._pool.close()
+        if not self._closed:
+            self._pool = AsyncConnectionPool(**self._pool_options)
+
+    async def close(self) -> None:
+        """Close the pool if this counter built it; a borrowed pool is left open."""
+        if self._owns_pool:
+            self._closed = True
+            await self._pool.close()
+
+    async def __aenter__(self) -> AsyncLikeCounter:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        source = self._dsn_shown if self._dsn_shown is not None else "borrowed pool"
+        return f"<{type(self).__name__} schema={self._settings.schema!r} {source}>"
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Any]:
+        """The connection pool in use (built or borrowed)."""
+        return self._pool
+
+    @property
+    def settings(self) -> _config.Settings:
+        return self._settings
+
+    async def bootstrap(self) -> int:
+        """Apply missing migrations under an advisory lock; return the schema version."""
+        return await self._run("bootstrap", self._core.bootstrap(), transaction=True)
+
+    # -- the API ------------------------------------------------------------------------------------
+
+    async def like(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
+        """Record that `user_id` likes the item. Idempotent: a repeat returns `already_liked`."""
+        return await self._run("like", self._core.like(user_id, item_id, item_type))
+
+    async def unlike(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
+        """Remove the user's like. Idempotent: unliking what is not liked returns `not_liked`."""
+        return await self._run("unlike", self._core.unlike(user_id, item_id, item_type))
+
+    async def count(self, item_id: int, item_type: str = "post") -> int:
+        """The item's like count; 0 for an item never liked."""
+        return await self._run("count", self._core.count(item_id, item_type))
+
+    async def counts(self, items: Any) -> dict[Item, int]:
+        """Counts of many `(item_id, item_type)` items in one query; every asked item is a key."""
+        return await self._run("counts", self._core.counts(items))
+
+    async def has_liked(self, user_id: int, item_ids: Any, item_type: str = "post") -> dict[int, bool]:
+        """Which of `item_ids` (of one type) the user currently likes; every asked id is a key."""
+        return await self._run("has_liked", self._core.has_liked(user_id, item_ids, item_type))
+
+    async def apply_events(self, events: Any) -> BulkResult:
+        """Apply `(user_id, item_id, item_type, "like" | "unlike")` events in order, as one statement.
+
+        For each key the last action wins. Not rate limited: this is the bulk path (replays, imports).
+        """
+        return await self._run("apply_events", self._core.apply_events(events))
+
+    async def like_many(self, pairs: Any, item_type: str = "post") -> BulkResult:
+        """Like many `(user_id, item_id)` pairs of one type in one statement."""
+        return await self._run("like_many", self._core.set_many(pairs, item_type, liked=True))
+
+    async def unlike_many(self, pairs: Any, item_type: str = "post") -> BulkResult:
+        """Unlike many `(user_id, item_id)` pairs of one type in one statement."""
+        return await self._run("unlike_many", self._core.set_many(pairs, item_type, liked=False))
+
+    async def health(self, timeout: float = 2.0) -> Health:
+        """Check the database and the schema. Never raises: failures are reported in the result."""
+        started = time.perf_counter()
+        try:
+            version = await self._run("health", self._core.schema_version(), timeout=timeout, open=False)
+        except Exception as exc:
+            return self._core.health_report(version=None, latency_s=None, pool=self._pool_stats(), error=exc)
+        elapsed = time.perf_counter() - started
+        return self._core.health_report(
+            version=version, latency_s=elapsed, pool=self._pool_stats(), error=None
+        )
+
+    def _pool_stats(self) -> PoolStats | None:
+        try:
+            return pool_stats(self._pool.get_stats(), self._pool.max_size)
+        except Exception:
+            return None
+
+    # -- plan driver --------------------------------------------------------------------------------
+
+    async def _run(
+        self,
+        operation: str,
+        plan: Plan[T],
+        *,
+        transaction: bool = False,
+        timeout: float | None = None,
+        open: bool = True,
+    ) -> T:
+        try:
+            query = next(plan)  # validation runs here, before any connection is taken
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if open and not self._opened:
+            await self.open()
+        elif not open and self._owns_pool and not self._opened and not self._closed:
+            # health() on a counter that never opened: open the pool only, without migrating.
+            await self._pool.open(wait=False)
+        return await self._execute(operation, plan, query, transaction=transaction, timeout=timeout)
+
+    async def _execute(
+        self,
+        operation: str,
+        plan: Plan[T],
+        query: Query | None = None,
+        *,
+        transaction: bool = False,
+        timeout: float | None = None,
+    ) -> T:
+        if query is None:
+            query = next(plan)
+        started = time.perf_counter()
+        try:
+            async with self._connection(timeout) as conn:
+                if transaction:
+                    async with conn.transaction():
+                        return await _drive(conn, plan, query, retry=False)
+                return await _drive(conn, plan, query, retry=True)
+        except LikeCounterError:
+            raise
+        except Exception as exc:
+            waited = timeout if timeout is not None else self._pool.timeout
+            translated = translate(exc, secrets=self._settings.secrets, pool_timeout=waited)
+            if translated is exc:
+                raise
+            raise translated from exc
+        finally:
+            if logger.isEnabledFor(logging.DEBUG):
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                logger.debug("%s took %.3f ms", operation, elapsed_ms)
+
+    @asynccontextmanager
+    async def _connection(self, timeout: float | None) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        async with self._pool.connection(timeout=timeout) as conn:
+            if conn.autocommit:
+                yield conn
+                return
+            # A borrowed pool may hand out non-autocommit connections; run our single statements in
+            # autocommit and give the connection back as we found it.
+            await conn.set_autocommit(True)
+            try:
+                yield conn
+            finally:
+                if conn.info.transaction_status == TransactionStatus.IDLE:
+                    await conn.set_autocommit(False)
+
+
+async def _drive(conn: psycopg.AsyncConnection[Any], plan: Plan[T], query: Query, *, retry: bool) -> T:
+    """Execute the plan's queries on one connection until the plan returns its result."""
+    while True:
+        rows = await _fetch(conn, query, retry=retry)
+        try:
+            query = plan.send(rows)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+async def _fetch(conn: psycopg.AsyncConnection[Any], query: Query, *, retry: bool) -> Rows:
+    attempt = 0
+    while True:
+        try:
+            cursor = await conn.execute(query.statement, query.params)
+            return await cursor.fetchall() if cursor.description is not None else []
+        except psycopg.errors.DeadlockDetected:
+            attempt += 1
+            if not retry or attempt > DEADLOCK_RETRIES:
+                raise
+            logger.info("deadlock detected; running the statement again (attempt %d)", attempt + 1)
