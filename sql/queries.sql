@@ -159,7 +159,7 @@ SELECT (SELECT count(*) FROM inserted) AS liked,
 -- Coalesced single ops: each (user, type, item) key appears once. Rows are inserted and deleted as
 -- a set and counters get their net change, exactly as in apply_events (same order, same locking).
 -- One row comes back per op, in the order given: whether the op changed anything, and its item's
--- count after this statement (NULL when the statement left that counter alone).
+-- count as of that op (NULL when the statement left that counter alone).
 WITH ops AS (
     SELECT * FROM unnest(%(user_ids)s::bigint[], %(item_ids)s::bigint[],
                          %(type_ids)s::smallint[], %(is_like)s::boolean[])
@@ -195,16 +195,24 @@ WITH ops AS (
                       WHERE d.type_id = excluded.type_id AND d.item_id = excluded.item_id)
            END
     RETURNING c.type_id, c.item_id, c.like_count
+), per_op AS (
+    SELECT o.position, o.type_id, o.item_id,
+           CASE WHEN i.user_id IS NOT NULL THEN 1 WHEN d.user_id IS NOT NULL THEN -1 ELSE 0 END AS change
+      FROM ops AS o
+      LEFT JOIN inserted AS i
+        ON i.user_id = o.user_id AND i.type_id = o.type_id AND i.item_id = o.item_id
+      LEFT JOIN deleted AS d
+        ON d.user_id = o.user_id AND d.type_id = o.type_id AND d.item_id = o.item_id
 )
-SELECT (i.user_id IS NOT NULL OR d.user_id IS NOT NULL) AS changed, c.like_count
-  FROM ops AS o
-  LEFT JOIN inserted AS i
-    ON i.user_id = o.user_id AND i.type_id = o.type_id AND i.item_id = o.item_id
-  LEFT JOIN deleted AS d
-    ON d.user_id = o.user_id AND d.type_id = o.type_id AND d.item_id = o.item_id
-  LEFT JOIN counted AS c
-    ON c.type_id = o.type_id AND c.item_id = o.item_id
- ORDER BY o.position
+-- Each op's count is the one a serial run in the given order would show: the item's count before
+-- the statement plus the changes of the ops up to this one.
+SELECT p.change <> 0 AS changed,
+       c.like_count - dl.change
+           + sum(p.change) OVER (PARTITION BY p.type_id, p.item_id ORDER BY p.position) AS like_count
+  FROM per_op AS p
+  LEFT JOIN counted AS c ON c.type_id = p.type_id AND c.item_id = p.item_id
+  LEFT JOIN delta AS dl ON dl.type_id = p.type_id AND dl.item_id = p.item_id
+ ORDER BY p.position
 
 -- name: ping
 SELECT 1

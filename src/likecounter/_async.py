@@ -21,7 +21,8 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from . import _config
-from ._core import Core, Plan, Query, Rows, pool_stats
+from ._async_coalesce import AsyncCoalescer
+from ._core import Core, Plan, Query, Rows, WriteOp, pool_stats
 from ._errors import InvalidInput, LikeCounterError, translate
 from ._results import BulkResult, Health, Item, LikeResult, PoolStats
 
@@ -60,6 +61,10 @@ class AsyncLikeCounter:
         pool_timeout: float = 5.0,
         connect_timeout: float = 5.0,
         debug: bool = False,
+        coalesce: bool = True,
+        coalesce_max_batch: int = 256,
+        coalesce_max_inflight: int | None = None,
+        coalesce_linger_us: int = 200,
     ) -> None:
         if (dsn is None) == (pool is None):
             raise InvalidInput("pass exactly one of `dsn` or `pool=`")
@@ -76,6 +81,10 @@ class AsyncLikeCounter:
             pool_timeout=pool_timeout,
             connect_timeout=connect_timeout,
             debug=debug,
+            coalesce=coalesce,
+            coalesce_max_batch=coalesce_max_batch,
+            coalesce_max_inflight=coalesce_max_inflight,
+            coalesce_linger_us=coalesce_linger_us,
             secrets=_config.dsn_secrets(normalized) if normalized else (),
         )
         if debug:
@@ -93,6 +102,16 @@ class AsyncLikeCounter:
         self._open_lock = asyncio.Lock()
         self._opened = False
         self._closed = False
+        self._coalescer = (
+            AsyncCoalescer(
+                self._write_batch,
+                max_batch=settings.coalesce_max_batch,
+                max_inflight=settings.coalesce_inflight,
+                linger_s=settings.coalesce_linger_us / 1e6,
+            )
+            if settings.coalesce
+            else None
+        )
         # sync-only: self.open()
 
     @classmethod
@@ -172,11 +191,30 @@ class AsyncLikeCounter:
 
     async def like(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
         """Record that `user_id` likes the item. Idempotent: a repeat returns `already_liked`."""
-        return await self._run("like", self._core.like(user_id, item_id, item_type))
+        return await self._write("like", user_id, item_id, item_type, liked=True)
 
     async def unlike(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
         """Remove the user's like. Idempotent: unliking what is not liked returns `not_liked`."""
-        return await self._run("unlike", self._core.unlike(user_id, item_id, item_type))
+        return await self._write("unlike", user_id, item_id, item_type, liked=False)
+
+    async def _write(
+        self, operation: str, user_id: int, item_id: int, item_type: str, *, liked: bool
+    ) -> LikeResult:
+        started = time.perf_counter()
+        # Validation, the rate limit and the type lookup run here, in the caller, so that a bad op
+        # never joins (and fails) a batch. A call rejected here is not logged as an operation.
+        prepared = await self._run(None, self._core.prepare_write(user_id, item_id, item_type, liked=liked))
+        try:
+            if isinstance(prepared, LikeResult):
+                return prepared
+            if self._coalescer is None:
+                return await self._run(None, self._core.write_one(prepared))
+            return await self._coalescer.submit(prepared)
+        finally:
+            _log_duration(operation, started)
+
+    async def _write_batch(self, ops: list[WriteOp]) -> list[LikeResult]:
+        return await self._run(None, self._core.write_batch(ops))
 
     async def count(self, item_id: int, item_type: str = "post") -> int:
         """The item's like count; 0 for an item never liked."""
@@ -227,7 +265,7 @@ class AsyncLikeCounter:
 
     async def _run(
         self,
-        operation: str,
+        operation: str | None,
         plan: Plan[T],
         *,
         transaction: bool = False,
@@ -247,7 +285,7 @@ class AsyncLikeCounter:
 
     async def _execute(
         self,
-        operation: str,
+        operation: str | None,
         plan: Plan[T],
         query: Query | None = None,
         *,
@@ -272,9 +310,7 @@ class AsyncLikeCounter:
                 raise
             raise translated from exc
         finally:
-            if logger.isEnabledFor(logging.DEBUG):
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                logger.debug("%s took %.3f ms", operation, elapsed_ms)
+            _log_duration(operation, started)
 
     @asynccontextmanager
     async def _connection(self, timeout: float | None) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
@@ -290,6 +326,12 @@ class AsyncLikeCounter:
             finally:
                 if conn.info.transaction_status == TransactionStatus.IDLE:
                     await conn.set_autocommit(False)
+
+
+def _log_duration(operation: str | None, started: float) -> None:
+    """DEBUG logging: one record per public operation, with its wall time."""
+    if operation is not None and logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s took %.3f ms", operation, (time.perf_counter() - started) * 1000)
 
 
 async def _drive(conn: psycopg.AsyncConnection[Any], plan: Plan[T], query: Query, *, retry: bool) -> T:

@@ -39,6 +39,10 @@ class Settings:
     pool_timeout: float = 5.0
     connect_timeout: float = 5.0
     debug: bool = False
+    coalesce: bool = True
+    coalesce_max_batch: int = 256
+    coalesce_max_inflight: int | None = None
+    coalesce_linger_us: int = 200
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
@@ -51,8 +55,23 @@ class Settings:
             raise InvalidInput("max_pool_size must be >= min_pool_size")
         check_seconds(self.pool_timeout, "pool_timeout")
         check_seconds(self.connect_timeout, "connect_timeout")
-        if type(self.bootstrap) is not bool or type(self.debug) is not bool:
-            raise InvalidInput("bootstrap and debug must be bools")
+        if (
+            type(self.bootstrap) is not bool
+            or type(self.debug) is not bool
+            or type(self.coalesce) is not bool
+        ):
+            raise InvalidInput("bootstrap, debug and coalesce must be bools")
+        check_positive_int(self.coalesce_max_batch, "coalesce_max_batch")
+        check_positive_int(self.coalesce_max_inflight, "coalesce_max_inflight", allow_none=True)
+        check_positive_int(self.coalesce_linger_us, "coalesce_linger_us", minimum=0)
+
+    @property
+    def coalesce_inflight(self) -> int:
+        """How many coalesced statements may be in flight at once (each holds one connection)."""
+        if self.coalesce_max_inflight is not None:
+            return self.coalesce_max_inflight
+        # Leave the rest of the pool to reads and bulk calls.
+        return max(1, self.max_pool_size // 2)
 
 
 def normalize_dsn(dsn: Any) -> str:

@@ -194,9 +194,9 @@ class Core:
     def write_batch(self, ops: list[WriteOp]) -> Plan[list[LikeResult]]:
         """Many like/unlike ops with distinct keys as one statement: one round trip, one commit.
 
-        Each op gets its own status, and the count its item has after the statement. Items that
-        the statement left unchanged are counted again in a second statement, for the same reason
-        as in `write_one`.
+        Each op gets its own status, and the count a serial run of the ops in the given order would
+        show. Items that the statement left unchanged are counted again in a second statement, for
+        the same reason as in `write_one`.
         """
         if len(ops) == 1:
             return [(yield from self.write_one(ops[0]))]
@@ -207,20 +207,22 @@ class Core:
             "is_like": [op.liked for op in ops],
         }
         rows = yield Query(self.statements["write_batch"], params)
-        changed = [bool(row[0]) for row in rows]
-        counts: dict[tuple[int, int], int] = {}
-        for op, row in zip(ops, rows, strict=True):
-            if row[1] is not None:
-                counts[(op.type_id, op.item_id)] = int(row[1])
-        stale = sorted({(op.type_id, op.item_id) for op in ops} - counts.keys())
+        stale = sorted(
+            {(op.type_id, op.item_id) for op, row in zip(ops, rows, strict=True) if row[1] is None}
+        )
+        recounted: dict[tuple[int, int], int] = {}
         if stale:
             params = {"type_ids": [key[0] for key in stale], "item_ids": [key[1] for key in stale]}
             recount = yield Query(self.statements["counts"], params)
-            counts.update(dict.fromkeys(stale, 0))
-            counts.update({(type_id, item_id): int(count) for type_id, item_id, count in recount})
+            recounted = dict.fromkeys(stale, 0)
+            recounted.update({(type_id, item_id): int(count) for type_id, item_id, count in recount})
         return [
-            _result(op.liked, was_changed, counts[(op.type_id, op.item_id)])
-            for op, was_changed in zip(ops, changed, strict=True)
+            _result(
+                op.liked,
+                bool(changed),
+                int(like_count) if like_count is not None else recounted[(op.type_id, op.item_id)],
+            )
+            for op, (changed, like_count) in zip(ops, rows, strict=True)
         ]
 
     def apply_events(self, events: Any) -> Plan[BulkResult]:

@@ -20,9 +20,10 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from . import _config
-from ._core import Core, Plan, Query, Rows, pool_stats
+from ._core import Core, Plan, Query, Rows, WriteOp, pool_stats
 from ._errors import InvalidInput, LikeCounterError, translate
 from ._results import BulkResult, Health, Item, LikeResult, PoolStats
+from ._sync_coalesce import Coalescer
 
 T = TypeVar("T")
 logger = logging.getLogger("likecounter")
@@ -59,6 +60,10 @@ class LikeCounter:
         pool_timeout: float = 5.0,
         connect_timeout: float = 5.0,
         debug: bool = False,
+        coalesce: bool = True,
+        coalesce_max_batch: int = 256,
+        coalesce_max_inflight: int | None = None,
+        coalesce_linger_us: int = 200,
     ) -> None:
         if (dsn is None) == (pool is None):
             raise InvalidInput("pass exactly one of `dsn` or `pool=`")
@@ -75,6 +80,10 @@ class LikeCounter:
             pool_timeout=pool_timeout,
             connect_timeout=connect_timeout,
             debug=debug,
+            coalesce=coalesce,
+            coalesce_max_batch=coalesce_max_batch,
+            coalesce_max_inflight=coalesce_max_inflight,
+            coalesce_linger_us=coalesce_linger_us,
             secrets=_config.dsn_secrets(normalized) if normalized else (),
         )
         if debug:
@@ -92,6 +101,16 @@ class LikeCounter:
         self._open_lock = threading.Lock()
         self._opened = False
         self._closed = False
+        self._coalescer = (
+            Coalescer(
+                self._write_batch,
+                max_batch=settings.coalesce_max_batch,
+                max_inflight=settings.coalesce_inflight,
+                linger_s=settings.coalesce_linger_us / 1e6,
+            )
+            if settings.coalesce
+            else None
+        )
         self.open()
 
     @classmethod
@@ -171,11 +190,30 @@ class LikeCounter:
 
     def like(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
         """Record that `user_id` likes the item. Idempotent: a repeat returns `already_liked`."""
-        return self._run("like", self._core.like(user_id, item_id, item_type))
+        return self._write("like", user_id, item_id, item_type, liked=True)
 
     def unlike(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
         """Remove the user's like. Idempotent: unliking what is not liked returns `not_liked`."""
-        return self._run("unlike", self._core.unlike(user_id, item_id, item_type))
+        return self._write("unlike", user_id, item_id, item_type, liked=False)
+
+    def _write(
+        self, operation: str, user_id: int, item_id: int, item_type: str, *, liked: bool
+    ) -> LikeResult:
+        started = time.perf_counter()
+        # Validation, the rate limit and the type lookup run here, in the caller, so that a bad op
+        # never joins (and fails) a batch. A call rejected here is not logged as an operation.
+        prepared = self._run(None, self._core.prepare_write(user_id, item_id, item_type, liked=liked))
+        try:
+            if isinstance(prepared, LikeResult):
+                return prepared
+            if self._coalescer is None:
+                return self._run(None, self._core.write_one(prepared))
+            return self._coalescer.submit(prepared)
+        finally:
+            _log_duration(operation, started)
+
+    def _write_batch(self, ops: list[WriteOp]) -> list[LikeResult]:
+        return self._run(None, self._core.write_batch(ops))
 
     def count(self, item_id: int, item_type: str = "post") -> int:
         """The item's like count; 0 for an item never liked."""
@@ -226,7 +264,7 @@ class LikeCounter:
 
     def _run(
         self,
-        operation: str,
+        operation: str | None,
         plan: Plan[T],
         *,
         transaction: bool = False,
@@ -246,7 +284,7 @@ class LikeCounter:
 
     def _execute(
         self,
-        operation: str,
+        operation: str | None,
         plan: Plan[T],
         query: Query | None = None,
         *,
@@ -271,9 +309,7 @@ class LikeCounter:
                 raise
             raise translated from exc
         finally:
-            if logger.isEnabledFor(logging.DEBUG):
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                logger.debug("%s took %.3f ms", operation, elapsed_ms)
+            _log_duration(operation, started)
 
     @contextmanager
     def _connection(self, timeout: float | None) -> Iterator[psycopg.Connection[Any]]:
@@ -289,6 +325,12 @@ class LikeCounter:
             finally:
                 if conn.info.transaction_status == TransactionStatus.IDLE:
                     conn.set_autocommit(False)
+
+
+def _log_duration(operation: str | None, started: float) -> None:
+    """DEBUG logging: one record per public operation, with its wall time."""
+    if operation is not None and logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s took %.3f ms", operation, (time.perf_counter() - started) * 1000)
 
 
 def _drive(conn: psycopg.Connection[Any], plan: Plan[T], query: Query, *, retry: bool) -> T:

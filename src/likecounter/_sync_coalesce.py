@@ -60,9 +60,7 @@ class Coalescer:
             if self._leaders < self._max_inflight:
                 self._leaders += 1
                 waiter.leader = True
-        while not waiter.done and not waiter.leader:
-            waiter.event.wait()
-            waiter.event.clear()
+        self._wait(waiter, lambda: waiter.done or waiter.leader)
         if not waiter.done:
             self._lead(waiter)
         if waiter.error is not None:
@@ -79,13 +77,18 @@ class Coalescer:
                 with self._mutex:
                     batch = self._take()
                 if not batch:
-                    # My op is in another leader's batch; wait for it to finish.
-                    me.event.wait()
-                    me.event.clear()
+                    # Every queued op's key is being written by another batch (mine, perhaps, is in
+                    # it): wait until that batch ends and frees my key, or has done my op.
+                    self._wait(me, lambda: me.done or me.op.key not in self._writing)
                     continue
-                # Shielded: if this leader is cancelled, the batch still completes and every other
-                # caller in it still gets its result.
-                self._flush(batch)
+                if len(batch) == 1 and batch[0] is me:
+                    # Only my op: a cancel may stop the statement itself (PostgreSQL then rolls it
+                    # back), as it would without coalescing.
+                    self._flush(batch)
+                else:
+                    # Shielded: if this leader is cancelled, the batch still completes and every
+                    # other caller in it gets its result. (My own op may then be applied too.)
+                    self._flush(batch)
         finally:
             successor = None
             with self._mutex:
@@ -98,6 +101,16 @@ class Coalescer:
                         break
             if successor is not None:
                 successor.event.set()
+
+    @staticmethod
+    def _wait(waiter: _Waiter, condition: Callable[[], bool]) -> None:
+        """Wait until `condition()` holds. Whoever changes the waiter's state sets its event after,
+        so clearing the event before each check can never lose a wake-up."""
+        while True:
+            waiter.event.clear()
+            if condition():
+                return
+            waiter.event.wait()
 
     def _take(self) -> list[_Waiter]:
         """The oldest queued ops whose keys are free, one per key (called under the mutex)."""
@@ -133,5 +146,7 @@ class Coalescer:
             with self._mutex:
                 self._writing.difference_update(waiter.op.key for waiter in batch)
                 self._flushing -= 1
-            for waiter in batch:
+                # Leaders that found nothing to take may take something now.
+                idle_leaders = [waiter for waiter in self._queue if waiter.leader]
+            for waiter in (*batch, *idle_leaders):
                 waiter.event.set()
