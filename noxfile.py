@@ -40,7 +40,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks (a first scenario for now: bulk replay of the Cofacts log)."""
+    """The benchmark suite: ours vs a naive baseline vs the pgbench ceiling, side by side."""
     session.install(".[embedded,cli]")
     session.run("python", "benchmarks/run.py", *session.posargs)
 
