@@ -182,7 +182,8 @@ WITH ops AS (
             UNION ALL
             SELECT type_id, item_id, -1 FROM deleted) AS changes
      GROUP BY type_id, item_id
-    HAVING sum(change) <> 0
+    -- No HAVING here, unlike apply_events: an item whose changes cancel out still takes its
+    -- (no-op) update, which locks the row and returns its committed count for the ops' counts.
 ), counted AS (
     INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
     SELECT d.type_id, d.item_id, 0, greatest(d.change, 0)

@@ -60,8 +60,18 @@ class Coalescer:
             if self._leaders < self._max_inflight:
                 self._leaders += 1
                 waiter.leader = True
-        self._wait(waiter, lambda: waiter.done or waiter.leader)
-        if not waiter.done:
+        try:
+            self._wait(waiter, lambda: waiter.done or waiter.leader)
+        except BaseException:
+            # Cancelled while queued: an op no batch has taken is withdrawn (it was never sent),
+            # and a lead handed over meanwhile is handed on, so no slot is lost.
+            with self._mutex:
+                if waiter in self._queue:
+                    self._queue.remove(waiter)
+            if waiter.leader:
+                self._hand_on()
+            raise
+        if waiter.leader:  # even when another batch did its op: _lead hands the lead on
             self._lead(waiter)
         if waiter.error is not None:
             raise waiter.error
@@ -90,17 +100,21 @@ class Coalescer:
                     # other caller in it gets its result. (My own op may then be applied too.)
                     self._flush(batch)
         finally:
-            successor = None
-            with self._mutex:
-                self._leaders -= 1
-                for waiter in self._queue:
-                    if not waiter.leader:
-                        waiter.leader = True
-                        self._leaders += 1
-                        successor = waiter
-                        break
-            if successor is not None:
-                successor.event.set()
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Give up the lead, passing it to the oldest queued op that does not hold one."""
+        successor = None
+        with self._mutex:
+            self._leaders -= 1
+            for waiter in self._queue:
+                if not waiter.leader:
+                    waiter.leader = True
+                    self._leaders += 1
+                    successor = waiter
+                    break
+        if successor is not None:
+            successor.event.set()
 
     @staticmethod
     def _wait(waiter: _Waiter, condition: Callable[[], bool]) -> None:
