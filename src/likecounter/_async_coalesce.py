@@ -105,6 +105,13 @@ class AsyncCoalescer:
                     # Shielded: if this leader is cancelled, the batch still completes and every
                     # other caller in it gets its result. (My own op may then be applied too.)
                     await asyncio.shield(self._flush(batch))
+        except BaseException:
+            # Cancelled (or failed) while my op still waits in the queue: withdraw it, so that it
+            # is not sent later on behalf of a caller who is gone.
+            with self._mutex:
+                if me in self._queue:
+                    self._queue.remove(me)
+            raise
         finally:
             self._hand_on()
 

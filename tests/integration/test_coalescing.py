@@ -576,3 +576,32 @@ async def test_a_cancelled_queued_call_does_not_take_a_leader_slot_with_it() -> 
     assert coalescer._leaders == 0, "a leader slot was lost"
     later: Awaitable[LikeResult] = coalescer.submit(WriteOp(3, 3, 1, True))
     assert (await asyncio.wait_for(later, 10)).status == "liked"
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_leader_withdraws_its_queued_op() -> None:
+    gate = asyncio.Event()
+    sent: list[WriteOp] = []
+
+    async def execute(ops: list[WriteOp]) -> list[LikeResult]:
+        sent.extend(ops)
+        if any(op.user_id == 1 for op in ops):
+            await gate.wait()
+        return [LikeResult("liked" if op.liked else "unliked", 1, op.liked) for op in ops]
+
+    coalescer = AsyncCoalescer(execute, max_batch=8, max_inflight=2, linger_s=0)
+    first = asyncio.create_task(coalescer.submit(WriteOp(1, 1, 1, True)))  # its statement is slow
+    await asyncio.sleep(0)
+    # A second leader, whose op must wait for the first statement to free its key.
+    cancelled = asyncio.create_task(coalescer.submit(WriteOp(1, 1, 1, False)))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    gate.set()
+    await first
+    # The cancelled unlike was never sent, and is not left behind for a later caller to send.
+    assert not coalescer._queue
+    assert (await coalescer.submit(WriteOp(9, 9, 1, True))).status == "liked"
+    assert sent == [WriteOp(1, 1, 1, True), WriteOp(9, 9, 1, True)]
+    assert (coalescer._leaders, coalescer._flushing, coalescer._writing) == (0, 0, set())
