@@ -4,8 +4,8 @@ The statements are the ones in sql/queries.sql, schema-qualified, with their par
 pgbench variables (`\\set uid random(...)`) and the pre-registered type_id as a constant:
 
 - like: the `like` statement, one random (user, item) per transaction;
-- batch: the `apply_events` statement over 1,000 random pairs generated on the server, reported as
-  likes/s (transactions/s x 1,000);
+- batch: the `write_batch` statement (behind apply_events) over 1,000 random pairs generated on the
+  server, reported as likes/s (transactions/s x 1,000);
 - count: the `count` statement on the shared read schema.
 
 pgbench runs with `-M prepared` (psycopg also prepares a statement from its fifth use), `-j 2` and
@@ -69,7 +69,7 @@ def batch_script(schema: Schema, size: int = BULK_STEP) -> str:
         return f"(SELECT array_agg(1 + floor(random() * {upper})::bigint) FROM generate_series(1, {size}))"
 
     return _statement(
-        "apply_events",
+        "write_batch",
         schema,
         {
             "%(user_ids)s": ids(USERS),

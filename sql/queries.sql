@@ -104,60 +104,11 @@ SELECT item_id
   FROM {schema}.likes
  WHERE user_id = %(user_id)s AND type_id = %(type_id)s AND item_id = ANY(%(item_ids)s::bigint[])
 
--- name: apply_events
--- Bulk step: each (user, type, item) key appears at most once, with its final action (true = like).
--- Like rows are inserted or deleted as a set; each touched counter then gets its net change.
--- Counter rows are locked and changed in (type_id, item_id) order, existing or new, so concurrent
--- bulk steps can never deadlock on counters.
-WITH events AS (
-    SELECT * FROM unnest(%(user_ids)s::bigint[], %(item_ids)s::bigint[],
-                         %(type_ids)s::smallint[], %(is_like)s::boolean[])
-             AS e (user_id, item_id, type_id, is_like)
-), inserted AS (
-    INSERT INTO {schema}.likes (user_id, item_id, type_id)
-    SELECT user_id, item_id, type_id FROM events WHERE is_like
-     ORDER BY user_id, type_id, item_id
-    ON CONFLICT DO NOTHING
-    RETURNING type_id, item_id
-), deleted AS (
-    DELETE FROM {schema}.likes AS l
-     USING events AS e
-     WHERE NOT e.is_like
-       AND l.user_id = e.user_id AND l.type_id = e.type_id AND l.item_id = e.item_id
-    RETURNING l.type_id, l.item_id
-), delta AS (
-    SELECT type_id, item_id, sum(change)::bigint AS change
-      FROM (SELECT type_id, item_id, 1 AS change FROM inserted
-            UNION ALL
-            SELECT type_id, item_id, -1 FROM deleted) AS changes
-     GROUP BY type_id, item_id
-    HAVING sum(change) <> 0
-), counted AS (
-    -- One upsert over every touched counter, in (type_id, item_id) order: counters are locked in one
-    -- global order whether they exist yet or not (a row committed by a concurrent statement after
-    -- this one's snapshot is only reachable through ON CONFLICT). The proposed row carries no
-    -- negative value (the CHECK on like_count is tested before ON CONFLICT is); a negative change
-    -- always finds its row, created with the like it removes, and only then is the change looked up
-    -- again, so the common all-positive step stays linear.
-    INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
-    SELECT d.type_id, d.item_id, 0, greatest(d.change, 0)
-      FROM delta AS d
-     ORDER BY d.type_id, d.item_id
-    ON CONFLICT (type_id, item_id, shard) DO UPDATE
-       SET like_count = c.like_count + CASE
-               WHEN excluded.like_count > 0 THEN excluded.like_count
-               ELSE (SELECT d.change FROM delta AS d
-                      WHERE d.type_id = excluded.type_id AND d.item_id = excluded.item_id)
-           END
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM inserted) AS liked,
-       (SELECT count(*) FROM deleted) AS unliked,
-       (SELECT count(*) FROM counted) AS counters_changed
-
 -- name: write_batch
--- Coalesced single ops: each (user, type, item) key appears once. Rows are inserted and deleted as
--- a set and counters get their net change, exactly as in apply_events (same order, same locking).
+-- Many writes in one statement: coalesced single ops, and the bulk path (apply_events, like_many,
+-- unlike_many). Each (user, type, item) key appears at most once, with its final action
+-- (true = like). Like rows are inserted or deleted as a set; each touched counter then gets its
+-- net change.
 -- One row comes back per op, in the order given: whether the op changed anything, and its item's
 -- count as of that op (NULL when the statement left that counter alone).
 WITH ops AS (
@@ -182,7 +133,7 @@ WITH ops AS (
             UNION ALL
             SELECT type_id, item_id, -1 FROM deleted) AS changes
      GROUP BY type_id, item_id
-    -- No HAVING here, unlike apply_events: an item whose changes cancel out still takes its
+    -- No HAVING: an item whose changes cancel out still takes its
     -- (no-op) update, which locks the row and returns its committed count for the ops' counts.
 ), counted AS (
     INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)

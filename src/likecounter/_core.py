@@ -272,10 +272,12 @@ class Core:
             item_ids.append(item_id)
             types.append(type_ids[name])
             is_like.append(value)
+        # The same statement as coalesced single ops: one home for the bulk write SQL.
         params = {"user_ids": user_ids, "item_ids": item_ids, "type_ids": types, "is_like": is_like}
-        rows = yield Query(self.statements["apply_events"], params)
-        liked, unliked, _counters = rows[0]
-        return BulkResult(event_count, keys, int(liked), int(unliked))
+        rows = yield Query(self.statements["write_batch"], params)
+        liked = sum(1 for (changed, _), like in zip(rows, is_like, strict=True) if changed and like)
+        unliked = sum(1 for (changed, _), like in zip(rows, is_like, strict=True) if changed and not like)
+        return BulkResult(event_count, keys, liked, unliked)
 
     # -- reads --------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ USED_BY_THE_CORE = {
     "register_type",
     "like",
     "unlike",
-    "apply_events",
+    "write_batch",
     "count",
     "counts",
     "has_liked",
