@@ -51,33 +51,34 @@ def snapshot(db: psycopg.Connection[Any], likecounter_schema: str) -> Callable[[
     return take
 
 
+def assert_counters_match_rows(db: psycopg.Connection[Any], schema_name: str) -> None:
+    """Assert that every counter equals its like rows and that no count is negative."""
+    schema = sql.Identifier(schema_name)
+    drift = db.execute(
+        sql.SQL(
+            """
+            WITH expected AS (
+                SELECT type_id, item_id, count(*) AS n FROM {schema}.likes GROUP BY 1, 2
+            ), actual AS (
+                SELECT type_id, item_id, sum(like_count) AS n FROM {schema}.counters GROUP BY 1, 2
+            )
+            SELECT coalesce(e.type_id, a.type_id), coalesce(e.item_id, a.item_id), e.n, a.n
+              FROM expected e FULL JOIN actual a USING (type_id, item_id)
+             WHERE coalesce(e.n, 0) <> coalesce(a.n, 0)
+            """
+        ).format(schema=schema)
+    ).fetchall()
+    assert drift == [], f"counters differ from like rows: {drift[:10]}"
+    negative = db.execute(
+        sql.SQL("SELECT count(*) FROM {}.counters WHERE like_count < 0").format(schema)
+    ).fetchone()
+    assert negative == (0,)
+
+
 @pytest.fixture
 def invariants(db: psycopg.Connection[Any], likecounter_schema: str) -> Callable[[], None]:
     """Assert that every counter equals its like rows and that no count is negative."""
-
-    def check() -> None:
-        schema = sql.Identifier(likecounter_schema)
-        drift = db.execute(
-            sql.SQL(
-                """
-                WITH expected AS (
-                    SELECT type_id, item_id, count(*) AS n FROM {schema}.likes GROUP BY 1, 2
-                ), actual AS (
-                    SELECT type_id, item_id, sum(like_count) AS n FROM {schema}.counters GROUP BY 1, 2
-                )
-                SELECT coalesce(e.type_id, a.type_id), coalesce(e.item_id, a.item_id), e.n, a.n
-                  FROM expected e FULL JOIN actual a USING (type_id, item_id)
-                 WHERE coalesce(e.n, 0) <> coalesce(a.n, 0)
-                """
-            ).format(schema=schema)
-        ).fetchall()
-        assert drift == [], f"counters differ from like rows: {drift[:10]}"
-        negative = db.execute(
-            sql.SQL("SELECT count(*) FROM {}.counters WHERE like_count < 0").format(schema)
-        ).fetchone()
-        assert negative == (0,)
-
-    return check
+    return lambda: assert_counters_match_rows(db, likecounter_schema)
 
 
 @pytest.fixture(scope="session")

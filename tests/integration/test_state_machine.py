@@ -19,6 +19,8 @@ from psycopg import sql
 
 from likecounter import BulkResult, Item, LikeResult, LikeStatus
 
+from ..conftest import assert_counters_match_rows
+
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 USER_IDS = [1, 2, 3, INT64_MAX]
@@ -124,26 +126,8 @@ class LikeMachine(RuleBasedStateMachine):
 
     @invariant()
     def counters_match_like_rows_and_none_is_negative(self) -> None:
+        assert_counters_match_rows(self.admin, self.schema)
         schema = sql.Identifier(self.schema)
-        drift = self.admin.execute(
-            sql.SQL(
-                """
-                WITH expected AS (
-                    SELECT type_id, item_id, count(*) AS n FROM {schema}.likes GROUP BY 1, 2
-                ), actual AS (
-                    SELECT type_id, item_id, sum(like_count) AS n FROM {schema}.counters GROUP BY 1, 2
-                )
-                SELECT coalesce(e.type_id, a.type_id), coalesce(e.item_id, a.item_id), e.n, a.n
-                  FROM expected e FULL JOIN actual a USING (type_id, item_id)
-                 WHERE coalesce(e.n, 0) <> coalesce(a.n, 0)
-                """
-            ).format(schema=schema)
-        ).fetchall()
-        assert drift == []
-        negative = self.admin.execute(
-            sql.SQL("SELECT count(*) FROM {}.counters WHERE like_count < 0").format(schema)
-        ).fetchone()
-        assert negative == (0,)
         rows = self.admin.execute(
             sql.SQL(
                 "SELECT l.user_id, l.item_id, t.name FROM {s}.likes l JOIN {s}.item_types t USING (type_id)"
