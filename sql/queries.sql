@@ -49,43 +49,46 @@ UNION ALL
 SELECT type_id FROM new
 
 -- name: like
--- Insert the like row and, only if it was new, add one to the counter: one statement, one
+-- Insert the like row and, only if it was new, add one to its counter shard: one statement, one
 -- transaction. Returns whether a row was inserted and the item's count as this statement left it.
+-- The count is NULL when the statement changed nothing, or when the item has other shards (a hot
+-- item): their counts in this statement's snapshot may be stale, so the caller reads the count anew.
 WITH inserted AS (
-    INSERT INTO {schema}.likes (user_id, item_id, type_id)
-    VALUES (%(user_id)s, %(item_id)s, %(type_id)s)
+    INSERT INTO {schema}.likes (user_id, item_id, type_id, shard)
+    VALUES (%(user_id)s, %(item_id)s, %(type_id)s, %(shard)s)
     ON CONFLICT DO NOTHING
-    RETURNING item_id
+    RETURNING item_id, shard
 ), bumped AS (
     INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
-    SELECT %(type_id)s, item_id, 0, 1 FROM inserted
+    SELECT %(type_id)s, item_id, shard, 1 FROM inserted
     ON CONFLICT (type_id, item_id, shard) DO UPDATE SET like_count = c.like_count + 1
-    RETURNING like_count
+    RETURNING shard, like_count
 )
 SELECT EXISTS (SELECT FROM inserted) AS changed,
-       coalesce((SELECT like_count FROM bumped),
-                (SELECT sum(like_count) FROM {schema}.counters
-                  WHERE type_id = %(type_id)s AND item_id = %(item_id)s),
-                0)::bigint AS like_count
+       (SELECT b.like_count FROM bumped AS b
+         WHERE NOT EXISTS (SELECT FROM {schema}.counters AS o
+                            WHERE o.type_id = %(type_id)s AND o.item_id = %(item_id)s
+                              AND o.shard <> b.shard)) AS like_count
 
 -- name: unlike
--- Delete the like row and subtract one only when a row was really deleted.
+-- Delete the like row and take one from the shard that row was counted in, only when a row was
+-- really deleted. The count is as in `like`.
 WITH deleted AS (
     DELETE FROM {schema}.likes
      WHERE user_id = %(user_id)s AND type_id = %(type_id)s AND item_id = %(item_id)s
-    RETURNING item_id
+    RETURNING shard
 ), dropped AS (
-    UPDATE {schema}.counters
-       SET like_count = like_count - 1
-     WHERE type_id = %(type_id)s AND item_id = %(item_id)s AND shard = 0
-       AND EXISTS (SELECT FROM deleted)
-    RETURNING like_count
+    UPDATE {schema}.counters AS c
+       SET like_count = c.like_count - 1
+      FROM deleted AS d
+     WHERE c.type_id = %(type_id)s AND c.item_id = %(item_id)s AND c.shard = d.shard
+    RETURNING c.shard, c.like_count
 )
 SELECT EXISTS (SELECT FROM deleted) AS changed,
-       coalesce((SELECT like_count FROM dropped),
-                (SELECT sum(like_count) FROM {schema}.counters
-                  WHERE type_id = %(type_id)s AND item_id = %(item_id)s),
-                0)::bigint AS like_count
+       (SELECT d.like_count FROM dropped AS d
+         WHERE NOT EXISTS (SELECT FROM {schema}.counters AS o
+                            WHERE o.type_id = %(type_id)s AND o.item_id = %(item_id)s
+                              AND o.shard <> d.shard)) AS like_count
 
 -- name: count
 SELECT coalesce(sum(like_count), 0)::bigint
@@ -107,46 +110,63 @@ SELECT item_id
 -- name: write_batch
 -- Many writes in one statement: coalesced single ops, and the bulk path (apply_events, like_many,
 -- unlike_many). Each (user, type, item) key appears at most once, with its final action
--- (true = like). Like rows are inserted or deleted as a set; each touched counter then gets its
--- net change.
+-- (true = like) and the counter shard a new like is counted in (0 unless the item is hot). Like rows
+-- are inserted or deleted as a set; each touched counter shard then gets its net change, in
+-- (type, item, shard) order, so that two statements never lock counter rows in opposite orders.
 -- One row comes back per op, in the order given: whether the op changed anything, and its item's
--- count as of that op (NULL when the statement left that counter alone).
+-- count as of that op (NULL when the statement left that item's counters alone, or when the item
+-- has shards the statement did not touch).
 WITH ops AS (
     SELECT * FROM unnest(%(user_ids)s::bigint[], %(item_ids)s::bigint[],
-                         %(type_ids)s::smallint[], %(is_like)s::boolean[])
-             WITH ORDINALITY AS o (user_id, item_id, type_id, is_like, position)
+                         %(type_ids)s::smallint[], %(is_like)s::boolean[], %(shards)s::smallint[])
+             WITH ORDINALITY AS o (user_id, item_id, type_id, is_like, shard, position)
 ), inserted AS (
-    INSERT INTO {schema}.likes (user_id, item_id, type_id)
-    SELECT user_id, item_id, type_id FROM ops WHERE is_like
+    INSERT INTO {schema}.likes (user_id, item_id, type_id, shard)
+    SELECT user_id, item_id, type_id, shard FROM ops WHERE is_like
      ORDER BY user_id, type_id, item_id
     ON CONFLICT DO NOTHING
-    RETURNING user_id, type_id, item_id
+    RETURNING user_id, type_id, item_id, shard
 ), deleted AS (
+    -- An unlike gives its one back to the shard its like row was counted in.
     DELETE FROM {schema}.likes AS l
      USING ops AS o
      WHERE NOT o.is_like
        AND l.user_id = o.user_id AND l.type_id = o.type_id AND l.item_id = o.item_id
-    RETURNING l.user_id, l.type_id, l.item_id
+    RETURNING l.user_id, l.type_id, l.item_id, l.shard
 ), delta AS (
-    SELECT type_id, item_id, sum(change)::bigint AS change
-      FROM (SELECT type_id, item_id, 1 AS change FROM inserted
+    SELECT type_id, item_id, shard, sum(change)::bigint AS change
+      FROM (SELECT type_id, item_id, shard, 1 AS change FROM inserted
             UNION ALL
-            SELECT type_id, item_id, -1 FROM deleted) AS changes
-     GROUP BY type_id, item_id
-    -- No HAVING: an item whose changes cancel out still takes its
+            SELECT type_id, item_id, shard, -1 FROM deleted) AS changes
+     GROUP BY type_id, item_id, shard
+    -- No HAVING: a shard whose changes cancel out still takes its
     -- (no-op) update, which locks the row and returns its committed count for the ops' counts.
 ), counted AS (
     INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
-    SELECT d.type_id, d.item_id, 0, greatest(d.change, 0)
+    SELECT d.type_id, d.item_id, d.shard, greatest(d.change, 0)
       FROM delta AS d
-     ORDER BY d.type_id, d.item_id
+     ORDER BY d.type_id, d.item_id, d.shard
     ON CONFLICT (type_id, item_id, shard) DO UPDATE
        SET like_count = c.like_count + CASE
                WHEN excluded.like_count > 0 THEN excluded.like_count
                ELSE (SELECT d.change FROM delta AS d
-                      WHERE d.type_id = excluded.type_id AND d.item_id = excluded.item_id)
+                      WHERE d.type_id = excluded.type_id AND d.item_id = excluded.item_id
+                        AND d.shard = excluded.shard)
            END
-    RETURNING c.type_id, c.item_id, c.like_count
+    RETURNING c.type_id, c.item_id, c.shard, c.like_count
+), totals AS (
+    -- Per touched item: its net change, and its count as this statement left it. An item with a
+    -- shard this statement did not touch (a hot item's) gets no count here: that shard's count in
+    -- this statement's snapshot may be stale, so the caller reads the count anew.
+    SELECT t.type_id, t.item_id, t.change, t.like_count
+      FROM (SELECT c.type_id, c.item_id, sum(d.change) AS change, sum(c.like_count) AS like_count,
+                   array_agg(c.shard) AS shards
+              FROM counted AS c
+              JOIN delta AS d ON d.type_id = c.type_id AND d.item_id = c.item_id AND d.shard = c.shard
+             GROUP BY c.type_id, c.item_id) AS t
+     WHERE NOT EXISTS (SELECT FROM {schema}.counters AS o
+                        WHERE o.type_id = t.type_id AND o.item_id = t.item_id
+                          AND NOT (o.shard = ANY (t.shards)))
 ), per_op AS (
     SELECT o.position, o.type_id, o.item_id,
            CASE WHEN i.user_id IS NOT NULL THEN 1 WHEN d.user_id IS NOT NULL THEN -1 ELSE 0 END AS change
@@ -159,11 +179,11 @@ WITH ops AS (
 -- Each op's count is the one a serial run in the given order would show: the item's count before
 -- the statement plus the changes of the ops up to this one.
 SELECT p.change <> 0 AS changed,
-       c.like_count - dl.change
-           + sum(p.change) OVER (PARTITION BY p.type_id, p.item_id ORDER BY p.position) AS like_count
+       (t.like_count - t.change
+           + sum(p.change) OVER (PARTITION BY p.type_id, p.item_id ORDER BY p.position))::bigint
+           AS like_count
   FROM per_op AS p
-  LEFT JOIN counted AS c ON c.type_id = p.type_id AND c.item_id = p.item_id
-  LEFT JOIN delta AS dl ON dl.type_id = p.type_id AND dl.item_id = p.item_id
+  LEFT JOIN totals AS t ON t.type_id = p.type_id AND t.item_id = p.item_id
  ORDER BY p.position
 
 -- name: ping

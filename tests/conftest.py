@@ -52,18 +52,20 @@ def snapshot(db: psycopg.Connection[Any], likecounter_schema: str) -> Callable[[
 
 
 def assert_counters_match_rows(db: psycopg.Connection[Any], schema_name: str) -> None:
-    """Assert that every counter equals its like rows and that no count is negative."""
+    """Assert that every counter shard equals the like rows counted in it (so every item's count
+    equals its rows), and that no shard is negative."""
     schema = sql.Identifier(schema_name)
     drift = db.execute(
         sql.SQL(
             """
             WITH expected AS (
-                SELECT type_id, item_id, count(*) AS n FROM {schema}.likes GROUP BY 1, 2
+                SELECT type_id, item_id, shard, count(*) AS n FROM {schema}.likes GROUP BY 1, 2, 3
             ), actual AS (
-                SELECT type_id, item_id, sum(like_count) AS n FROM {schema}.counters GROUP BY 1, 2
+                SELECT type_id, item_id, shard, like_count AS n FROM {schema}.counters
             )
-            SELECT coalesce(e.type_id, a.type_id), coalesce(e.item_id, a.item_id), e.n, a.n
-              FROM expected e FULL JOIN actual a USING (type_id, item_id)
+            SELECT coalesce(e.type_id, a.type_id), coalesce(e.item_id, a.item_id),
+                   coalesce(e.shard, a.shard), e.n, a.n
+              FROM expected e FULL JOIN actual a USING (type_id, item_id, shard)
              WHERE coalesce(e.n, 0) <> coalesce(a.n, 0)
             """
         ).format(schema=schema)
@@ -110,6 +112,16 @@ def make_counter(flavour: str, request: pytest.FixtureRequest) -> Iterator[Calla
     yield make
     for counter in built:
         counter.close()
+
+
+@pytest.fixture
+def schema_counter(
+    make_counter: Callable[..., Any], likecounter_dsn: str, likecounter_schema: str
+) -> Callable[..., Any]:
+    """Build another counter of the test's flavour on the test's schema, with no rate limit."""
+    return lambda **options: make_counter(
+        likecounter_dsn, schema=likecounter_schema, **{"rate_limit_per_minute": None, **options}
+    )
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from ._validation import check_positive_int, check_schema, check_seconds
 DEFAULT_SCHEMA = "likecounter"
 DEFAULT_RATE_LIMIT_PER_MINUTE = 100
 DEFAULT_MAX_BATCH_SIZE = 1000
+MAX_HOT_SHARDS = 256
 
 # SQLAlchemy-style schemes (`postgresql+asyncpg://`, `postgresql+psycopg://`) name a driver that
 # libpq does not know; the part before `+` is what it understands.
@@ -43,6 +44,8 @@ class Settings:
     coalesce_max_batch: int = 256
     coalesce_max_inflight: int | None = None
     coalesce_linger_us: int = 200
+    hot_shards: int = 8
+    hot_threshold: int = 100
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +67,8 @@ class Settings:
         check_positive_int(self.coalesce_max_batch, "coalesce_max_batch")
         check_positive_int(self.coalesce_max_inflight, "coalesce_max_inflight", allow_none=True)
         check_positive_int(self.coalesce_linger_us, "coalesce_linger_us", minimum=0)
+        check_positive_int(self.hot_shards, "hot_shards", maximum=MAX_HOT_SHARDS)
+        check_positive_int(self.hot_threshold, "hot_threshold")
 
     @property
     def coalesce_inflight(self) -> int:

@@ -23,6 +23,7 @@ from psycopg import sql
 from . import _queries
 from ._config import Settings
 from ._errors import InvalidInput, SchemaError
+from ._hot import HotItems
 from ._ratelimit import SlidingWindowLimiter
 from ._results import BulkResult, Health, Item, LikeResult, PoolStats
 from ._validation import check_batch, check_id, check_item_type
@@ -75,6 +76,7 @@ class Core:
         self.statements = _queries.Statements(settings.schema)
         limit = settings.rate_limit_per_minute
         self.limiter = SlidingWindowLimiter(limit) if limit is not None else None
+        self.hot = HotItems(settings.hot_shards, settings.hot_threshold)
         # item type name -> type_id. The registry is append-only, so a cached id never goes stale.
         self._type_ids: dict[str, int] = {}
 
@@ -180,13 +182,15 @@ class Core:
 
     def write_one(self, op: WriteOp) -> Plan[LikeResult]:
         """One like/unlike as one statement."""
-        params = {"user_id": op.user_id, "item_id": op.item_id, "type_id": op.type_id}
+        shard = self._shards([(op.type_id, op.item_id, op.liked)], live=True)[0]
+        params = {"user_id": op.user_id, "item_id": op.item_id, "type_id": op.type_id, "shard": shard}
         rows = yield Query(self.statements[LIKE if op.liked else UNLIKE], params)
         changed, like_count = rows[0]
-        if not changed:
-            # The count above comes from this statement's snapshot, which predates a concurrent
-            # like/unlike of the same key that the statement waited for and was decided by (it can
-            # say already_liked with a count of 0). A new statement sees that transaction's count.
+        if like_count is None:
+            # No count when nothing changed: this statement's snapshot predates a concurrent
+            # like/unlike of the same key that the statement waited for and was decided by (it could
+            # say already_liked with a count of 0). None either for a hot item, whose other shards
+            # the snapshot may show stale. A new statement sees the committed count.
             rows = yield Query(self.statements["count"], {"type_id": op.type_id, "item_id": op.item_id})
             like_count = rows[0][0]
         return _result(op.liked, bool(changed), int(like_count))
@@ -195,8 +199,8 @@ class Core:
         """Many like/unlike ops with distinct keys as one statement: one round trip, one commit.
 
         Each op gets its own status, and the count a serial run of the ops in the given order would
-        show. Items that the statement left unchanged are counted again in a second statement, for
-        the same reason as in `write_one`.
+        show. Items that the statement left unchanged, and hot items, are counted again in a second
+        statement, for the same reasons as in `write_one`.
         """
         if len(ops) == 1:
             return [(yield from self.write_one(ops[0]))]
@@ -205,25 +209,50 @@ class Core:
             "item_ids": [op.item_id for op in ops],
             "type_ids": [op.type_id for op in ops],
             "is_like": [op.liked for op in ops],
+            "shards": self._shards([(op.type_id, op.item_id, op.liked) for op in ops], live=True),
         }
         rows = yield Query(self.statements["write_batch"], params)
         stale = sorted(
             {(op.type_id, op.item_id) for op, row in zip(ops, rows, strict=True) if row[1] is None}
         )
-        recounted: dict[tuple[int, int], int] = {}
-        if stale:
-            params = {"type_ids": [key[0] for key in stale], "item_ids": [key[1] for key in stale]}
-            recount = yield Query(self.statements["counts"], params)
-            recounted = dict.fromkeys(stale, 0)
-            recounted.update({(type_id, item_id): int(count) for type_id, item_id, count in recount})
-        return [
-            _result(
-                op.liked,
-                bool(changed),
-                int(like_count) if like_count is not None else recounted[(op.type_id, op.item_id)],
-            )
-            for op, (changed, like_count) in zip(ops, rows, strict=True)
-        ]
+        if not stale:
+            return [
+                _result(op.liked, bool(changed), int(like_count))
+                for op, (changed, like_count) in zip(ops, rows, strict=True)
+            ]
+        params = {"type_ids": [key[0] for key in stale], "item_ids": [key[1] for key in stale]}
+        recount = yield Query(self.statements["counts"], params)
+        now = dict.fromkeys(stale, 0)
+        now.update({(type_id, item_id): int(count) for type_id, item_id, count in recount})
+        # The ops of a recounted item take the counts of a serial run that ends with them: the
+        # count read now, less their net change, plus their changes up to each op.
+        net: dict[tuple[int, int], int] = dict.fromkeys(stale, 0)
+        for op, (changed, _) in zip(ops, rows, strict=True):
+            if changed and (op.type_id, op.item_id) in net:
+                net[(op.type_id, op.item_id)] += 1 if op.liked else -1
+        results = []
+        for op, (changed, like_count) in zip(ops, rows, strict=True):
+            item = (op.type_id, op.item_id)
+            if like_count is None:
+                if changed:
+                    net[item] -= 1 if op.liked else -1
+                like_count = max(0, now[item] - net[item])
+            results.append(_result(op.liked, bool(changed), int(like_count)))
+        return results
+
+    def _shards(self, writes: list[tuple[int, int, bool]], *, live: bool) -> list[int]:
+        """The counter shard each op's like is counted in: 0, or one shard per statement for the
+        items that are hot (see `_hot`). Live writes count towards hotness; the bulk path only
+        follows it, so a replay that repeats an item does not spread it."""
+        hot = self.hot
+        if not hot.enabled:
+            return [0] * len(writes)
+        check = hot.observe if live else hot.is_hot
+        flags = [liked and check((type_id, item_id)) for type_id, item_id, liked in writes]
+        if not any(flags):
+            return [0] * len(writes)
+        shard = hot.rotate()
+        return [shard if flag else 0 for flag in flags]
 
     def apply_events(self, events: Any) -> Plan[BulkResult]:
         """One bulk step over (user_id, item_id, item_type, action) events, action "like"/"unlike".
@@ -273,7 +302,13 @@ class Core:
             types.append(type_ids[name])
             is_like.append(value)
         # The same statement as coalesced single ops: one home for the bulk write SQL.
-        params = {"user_ids": user_ids, "item_ids": item_ids, "type_ids": types, "is_like": is_like}
+        params = {
+            "user_ids": user_ids,
+            "item_ids": item_ids,
+            "type_ids": types,
+            "is_like": is_like,
+            "shards": self._shards(list(zip(types, item_ids, is_like, strict=True)), live=False),
+        }
         rows = yield Query(self.statements["write_batch"], params)
         liked = sum(1 for (changed, _), like in zip(rows, is_like, strict=True) if changed and like)
         unliked = sum(1 for (changed, _), like in zip(rows, is_like, strict=True) if changed and not like)

@@ -64,6 +64,8 @@ class LikeCounter:
         coalesce_max_batch: int = 256,
         coalesce_max_inflight: int | None = None,
         coalesce_linger_us: int = 200,
+        hot_shards: int = 8,
+        hot_threshold: int = 100,
     ) -> None:
         if (dsn is None) == (pool is None):
             raise InvalidInput("pass exactly one of `dsn` or `pool=`")
@@ -84,6 +86,8 @@ class LikeCounter:
             coalesce_max_batch=coalesce_max_batch,
             coalesce_max_inflight=coalesce_max_inflight,
             coalesce_linger_us=coalesce_linger_us,
+            hot_shards=hot_shards,
+            hot_threshold=hot_threshold,
             secrets=_config.dsn_secrets(normalized) if normalized else (),
         )
         if debug:

@@ -58,12 +58,16 @@ def check_batch(values: Any, what: str, max_batch_size: int) -> list[Any]:
     return batch
 
 
-def check_positive_int(value: Any, what: str, *, allow_none: bool = False, minimum: int = 1) -> Any:
+def check_positive_int(
+    value: Any, what: str, *, allow_none: bool = False, minimum: int = 1, maximum: int | None = None
+) -> Any:
     """Validate an integer option (pool sizes, limits)."""
     if value is None and allow_none:
         return None
     if type(value) is not int or value < minimum:
         raise InvalidInput(f"{what} must be an int >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise InvalidInput(f"{what} must be an int <= {maximum}, got {value!r}")
     return value
 
 

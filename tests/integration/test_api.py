@@ -26,8 +26,11 @@ from likecounter import (
     PoolTimeout,
     SchemaError,
 )
+from likecounter._queries import latest_version
 
 from ..bridge import LoopThread
+
+LATEST = latest_version()
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
 SECRET = "s3cr3t-must-not-leak"
@@ -198,9 +201,9 @@ def test_rows_store_a_smallint_type_id(
     )
     assert sorted(types) == ["post", "reel"]
     assert table_rows(db, likecounter_schema, "likes") == [
-        (1, 1, types["post"]),
-        (1, 1, types["reel"]),
-        (2, 1, types["reel"]),
+        (1, 1, types["post"], 0),
+        (1, 1, types["reel"], 0),
+        (2, 1, types["reel"], 0),
     ]
     assert sorted(table_rows(db, likecounter_schema, "counters")) == sorted(
         [(types["post"], 1, 0, 1), (types["reel"], 1, 0, 2)]
@@ -408,7 +411,7 @@ def test_a_borrowed_non_autocommit_pool_commits_and_returns_idle_connections(
         with pytest.raises(InvalidInput):
             counter.like(1, "x")
         # Every write is visible from another session: committed, not left in a transaction.
-        assert table_rows(db, likecounter_schema, "likes") == [(1, 1, 1), (2, 1, 1), (3, 1, 1)]
+        assert table_rows(db, likecounter_schema, "likes") == [(1, 1, 1, 0), (2, 1, 1, 0), (3, 1, 1, 0)]
         idle_in_transaction = db.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%%'"
         ).fetchone()
@@ -461,7 +464,7 @@ def test_health_ok_on_a_live_database(like_counter: LikeCounter) -> None:
     assert health.ok is True
     assert health.database_up is True
     assert health.error is None
-    assert health.schema_version == health.expected_schema_version == 1
+    assert health.schema_version == health.expected_schema_version == LATEST
     assert health.latency_ms is not None and health.latency_ms >= 0
     assert health.pool is not None
     assert health.pool.max_size == 4
@@ -475,7 +478,7 @@ def test_health_reports_a_schema_not_yet_created(
         health = counter.health()
         assert (health.ok, health.database_up, health.schema_version) == (False, True, None)
         assert health.error is not None and "has not been created" in health.error
-        assert counter.bootstrap() == 1
+        assert counter.bootstrap() == LATEST
         assert counter.health().ok is True
 
 
@@ -486,7 +489,7 @@ def test_health_reports_a_dead_database_without_raising(make_counter: Callable[.
     assert health.database_up is False
     assert health.schema_version is None
     assert health.latency_ms is None
-    assert health.expected_schema_version == 1
+    assert health.expected_schema_version == LATEST
     assert health.error is not None and health.error.startswith("PoolTimeout: ")
 
 
@@ -522,16 +525,19 @@ def test_a_newer_schema_version_is_refused(
     assert (health.ok, health.database_up, health.schema_version) == (False, True, 999)
     assert health.error is not None and "999" in health.error
     # Nothing was applied on top of it.
-    assert [row[0] for row in table_rows(db, likecounter_schema, "schema_version")] == [1, 999]
+    assert [row[0] for row in table_rows(db, likecounter_schema, "schema_version")] == [
+        *range(1, LATEST + 1),
+        999,
+    ]
 
 
 def test_bootstrap_is_idempotent(like_counter: LikeCounter, snapshot: Callable[[], Snapshot]) -> None:
     like_counter.like(1, 1)
     before = snapshot()
-    assert like_counter.bootstrap() == 1
-    assert like_counter.bootstrap() == 1
+    assert like_counter.bootstrap() == LATEST
+    assert like_counter.bootstrap() == LATEST
     assert snapshot() == before
-    assert before["schema_version"] == [(1,)]
+    assert before["schema_version"] == [(version,) for version in range(1, LATEST + 1)]
 
 
 def test_concurrent_bootstraps_apply_the_schema_once(
@@ -560,9 +566,11 @@ def test_concurrent_bootstraps_apply_the_schema_once(
         for thread in threads:
             thread.join()
         assert errors == []
-        assert versions == [1] * 6
+        assert versions == [LATEST] * 6
         assert counter.like(1, 1).status == "liked"
-    assert [row[0] for row in table_rows(db, likecounter_schema, "schema_version")] == [1]
+    assert [row[0] for row in table_rows(db, likecounter_schema, "schema_version")] == list(
+        range(1, LATEST + 1)
+    )
 
 
 # -- configuration from the environment ------------------------------------------------------------

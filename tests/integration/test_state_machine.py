@@ -39,12 +39,18 @@ Key = tuple[int, int, str]
 
 class LikeMachine(RuleBasedStateMachine):
     # The test subclasses this with an argument-free constructor: hypothesis builds one per run.
-    def __init__(self, make_counter: Callable[..., Any], dsn: str, admin: psycopg.Connection[Any]) -> None:
+    def __init__(
+        self,
+        make_counter: Callable[..., Any],
+        dsn: str,
+        admin: psycopg.Connection[Any],
+        options: dict[str, Any],
+    ) -> None:
         super().__init__()
         self.admin = admin
         self.schema = f"lc_sm_{uuid.uuid4().hex[:16]}"
         self.counter = make_counter(
-            dsn, schema=self.schema, rate_limit_per_minute=None, min_pool_size=1, max_pool_size=2
+            dsn, schema=self.schema, rate_limit_per_minute=None, min_pool_size=1, max_pool_size=2, **options
         )
         self.model: set[Key] = set()
 
@@ -147,13 +153,23 @@ def admin(likecounter_dsn: str) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
+# "hot": every liked item counts as hot, so likes rotate over 3 counter shards and the model also
+# checks the shard bookkeeping (unlikes return their one to the right shard, reads sum the shards).
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"hot_threshold": 1, "hot_shards": 3}, {"coalesce": False, "hot_threshold": 1}],
+    ids=["default", "hot", "hot-uncoalesced"],
+)
 def test_like_counter_matches_a_set_model(
-    make_counter: Callable[..., Any], likecounter_dsn: str, admin: psycopg.Connection[Any]
+    make_counter: Callable[..., Any],
+    likecounter_dsn: str,
+    admin: psycopg.Connection[Any],
+    options: dict[str, Any],
 ) -> None:
     class Machine(LikeMachine):
         def __init__(self) -> None:
             # make_counter builds a LikeCounter, or an AsyncLikeCounter behind the facade.
-            super().__init__(make_counter, likecounter_dsn, admin)
+            super().__init__(make_counter, likecounter_dsn, admin, options)
 
     run_state_machine_as_test(
         Machine,

@@ -21,6 +21,7 @@ from likecounter import (
 from likecounter._config import Settings
 from likecounter._core import Core
 from likecounter._errors import translate
+from likecounter._queries import latest_version
 
 SECRET = "s3cr3t-must-not-leak"
 
@@ -99,13 +100,13 @@ def test_health_report_scrubs_secrets() -> None:
 
 def test_health_report_versions() -> None:
     core = Core(Settings(schema="app_likes"))
-    ok = core.health_report(version=1, latency_s=0.0123456, pool=None, error=None)
+    ok = core.health_report(version=latest_version(), latency_s=0.0123456, pool=None, error=None)
     assert (ok.ok, ok.database_up, ok.error, ok.latency_ms) == (True, True, None, 12.346)
     missing = core.health_report(version=None, latency_s=0.001, pool=None, error=None)
     assert missing.ok is False and missing.database_up is True
     assert missing.error is not None and "'app_likes' has not been created" in missing.error
     newer = core.health_report(version=7, latency_s=0.001, pool=None, error=None)
-    assert newer.error == "schema 'app_likes' is at version 7, expected 1"
+    assert newer.error == f"schema 'app_likes' is at version 7, expected {latest_version()}"
 
 
 def test_rate_limited_carries_its_numbers() -> None:
