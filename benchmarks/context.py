@@ -31,6 +31,8 @@ class Options:
     big: bool = False
     big_likes: int = 10_000_000
     load_threads: int = 2
+    # Extra LikeCounter options for our cases (--option NAME=VALUE), e.g. hot_shards=1.
+    counter_options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class Env:
             min_pool_size=size,
             max_pool_size=size,
             pool_timeout=30.0,
+            **dict(self.options.counter_options),
         ) as counter:
             counter.pool.wait(timeout=60.0)
             yield counter

@@ -59,7 +59,12 @@ def like_script(schema: Schema) -> str:
     statement = _statement(
         "like",
         schema,
-        {"%(user_id)s": ":uid", "%(item_id)s": ":iid", "%(type_id)s": f"{schema.type_id}::smallint"},
+        {
+            "%(user_id)s": ":uid",
+            "%(item_id)s": ":iid",
+            "%(type_id)s": f"{schema.type_id}::smallint",
+            "%(shard)s": "0::smallint",  # a uniform workload has no hot item
+        },
     )
     return f"\\set uid random(1, {USERS})\n\\set iid random(1, {ITEMS})\n{statement}"
 
@@ -76,6 +81,7 @@ def batch_script(schema: Schema, size: int = BULK_STEP) -> str:
             "%(item_ids)s": ids(ITEMS),
             "%(type_ids)s": f"array_fill({schema.type_id}::smallint, ARRAY[{size}])",
             "%(is_like)s": f"array_fill(true, ARRAY[{size}])",
+            "%(shards)s": f"array_fill(0::smallint, ARRAY[{size}])",
         },
     )
 

@@ -206,6 +206,7 @@ def async_like_run(case_id: str, tasks: int) -> Callable[[Env, int], RunResult]:
                 min_pool_size=size,
                 max_pool_size=size,
                 pool_timeout=30.0,
+                **dict(options.counter_options),
             ) as counter:
                 await counter.pool.wait(timeout=60.0)
 

@@ -89,6 +89,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra setting for the embedded server (repeatable)",
     )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra LikeCounter option for our cases, e.g. hot_shards=1 or coalesce=false (repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
     return parser.parse_args(argv)
 
@@ -111,7 +118,18 @@ def build_options(args: argparse.Namespace) -> Options:
         reads_likes=int(pick(args.reads_likes, 200_000, 50_000)),
         big=bool(args.big),
         big_likes=args.big_likes,
+        counter_options=tuple(_counter_option(text) for text in args.option),
     )
+
+
+def _counter_option(text: str) -> tuple[str, Any]:
+    name, _, value = text.partition("=")
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return name.strip(), lowered == "true"
+    if lowered == "none":
+        return name.strip(), None
+    return name.strip(), int(value)
 
 
 def all_items(options: Options) -> list[Case | Probe]:
