@@ -1,10 +1,11 @@
-"""The `likecounter` command line: replay, demo, count, health, init."""
+"""The `likecounter` command line: replay, demo, count, health, init, bench."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -76,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", parents=[common], help="create or migrate the schema, then exit")
     init.set_defaults(handler=_cmd_init)
+
+    bench = commands.add_parser(
+        "bench",
+        help="run the benchmark suite of a source checkout (benchmarks/run.py); try `bench -- --help`",
+    )
+    bench.add_argument("suite_args", nargs=argparse.REMAINDER, help="arguments for benchmarks/run.py")
+    bench.set_defaults(handler=_cmd_bench)
     return parser
 
 
@@ -164,6 +172,30 @@ def _cmd_health(args: argparse.Namespace) -> int:
     for name in ("ok", "database_up", "latency_ms", "schema_version", "expected_schema_version", "error"):
         print(f"{name}: {getattr(report, name)}")
     return EXIT_OK if report.ok else EXIT_DATABASE
+
+
+def _find_benchmarks() -> Path | None:
+    """benchmarks/run.py of the source checkout: above the working directory, or above this package
+    (an editable install). The wheel does not ship the suite."""
+    places = [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]
+    for place in places:
+        candidate = place / "benchmarks" / "run.py"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    suite = _find_benchmarks()
+    if suite is None:
+        print(
+            "error: the benchmark suite lives in likecounter's source repository, not in the wheel; "
+            "run `likecounter bench` inside a checkout (or `python benchmarks/run.py` there)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    suite_args = [arg for arg in args.suite_args if arg != "--"]
+    return subprocess.call([sys.executable, str(suite), *suite_args])
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
