@@ -13,8 +13,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from likecounter import DatabaseError, Drift, InvalidInput, ReconcileReport
+from likecounter import DatabaseError, Drift, InvalidInput, LikeCounter, ReconcileReport
 from likecounter._queries import Statements
+from likecounter.cli import EXIT_MISMATCH, EXIT_OK, main
 
 from ..conftest import Snapshot
 
@@ -493,3 +494,58 @@ def test_erase_user_while_the_user_keeps_clicking(
     assert len(untouched) <= erased <= 300 + clicker.calls
     invariants()
     assert counter.verify().ok
+
+
+# -- CLI ----------------------------------------------------------------------------------------------
+
+
+def test_cli_verify_and_reconcile(
+    likecounter_dsn: str,
+    likecounter_schema: str,
+    db: psycopg.Connection[Any],
+    capsys: pytest.CaptureFixture[str],
+    invariants: Callable[[], None],
+) -> None:
+    target = ["--dsn", likecounter_dsn, "--schema", likecounter_schema]
+    with LikeCounter(likecounter_dsn, schema=likecounter_schema, rate_limit_per_minute=None) as counter:
+        counter.like_many([(user, item) for item in range(1, 26) for user in range(1, 4)])
+    assert main(["verify", *target, "--batch-size", "10"]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert "checked 25 items in " in captured.out and ": no drift" in captured.out
+    assert captured.err == ""  # no bar when stderr is not a terminal
+
+    run(
+        db,
+        likecounter_schema,
+        "UPDATE {schema}.counters SET like_count = 1 WHERE item_id = ANY(%s)",
+        ([4, 17],),
+    )
+    assert main(["verify", *target, "--batch-size", "10"]) == EXIT_MISMATCH
+    out = capsys.readouterr().out
+    assert "2 drifted items (0 missing counter rows, 0 counter rows with no like rows)" in out
+    assert "  drift: item 4 (post): 3 like rows, counters sum to 1 (shard 0)" in out
+    assert "  drift: item 17 (post): 3 like rows, counters sum to 1 (shard 0)" in out
+    assert main(["verify", *target, "--show", "1"]) == EXIT_MISMATCH
+    assert "  ... and 1 more item" in capsys.readouterr().out
+
+    assert main(["reconcile", *target, "--batch-size", "4", "--no-progress"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert (
+        "checked 25 items in " in out and ": 2 drifted items, fixed 2 items (2 counter rows changed)" in out
+    )
+    invariants()
+    assert main(["verify", *target]) == EXIT_OK
+    capsys.readouterr()
+
+    assert main(["erase-user", "2", *target]) == EXIT_OK
+    assert "erased 25 likes of user 2" in capsys.readouterr().out
+    assert run(db, likecounter_schema, "SELECT sum(like_count) FROM {schema}.counters") == [(50,)]
+    invariants()
+
+
+def test_cli_rejects_bad_batch_sizes(likecounter_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["verify", "--batch-size", "0"], ["reconcile", "--batch-size", "x"], ["erase-user", "x"]):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--dsn", likecounter_dsn])
+        assert exited.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
