@@ -73,15 +73,19 @@ SELECT EXISTS (SELECT FROM inserted) AS changed,
 -- name: unlike
 -- Delete the like row and take one from the shard that row was counted in, only when a row was
 -- really deleted. The count is as in `like`.
+-- An upsert rather than an UPDATE, as in write_batch: an UPDATE skips a counter row that another
+-- transaction has inserted but not committed, while the upsert waits for it and then takes its one
+-- from the committed row. reconcile inserts such rows (a missing counter shard, recounted under
+-- its lock); an unlike that skipped it would be lost. When no counter row exists at all, the shard
+-- was already drifted; it is created at 0 and verify reports it.
 WITH deleted AS (
     DELETE FROM {schema}.likes
      WHERE user_id = %(user_id)s AND type_id = %(type_id)s AND item_id = %(item_id)s
     RETURNING shard
 ), dropped AS (
-    UPDATE {schema}.counters AS c
-       SET like_count = c.like_count - 1
-      FROM deleted AS d
-     WHERE c.type_id = %(type_id)s AND c.item_id = %(item_id)s AND c.shard = d.shard
+    INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
+    SELECT %(type_id)s, %(item_id)s, shard, 0 FROM deleted
+    ON CONFLICT (type_id, item_id, shard) DO UPDATE SET like_count = c.like_count - 1
     RETURNING c.shard, c.like_count
 )
 SELECT EXISTS (SELECT FROM deleted) AS changed,
@@ -185,6 +189,105 @@ SELECT p.change <> 0 AS changed,
   FROM per_op AS p
   LEFT JOIN totals AS t ON t.type_id = p.type_id AND t.item_id = p.item_id
  ORDER BY p.position
+
+-- name: verify_batch
+-- One batch of verify/reconcile: the next `limit` items, in (type_id, item_id) order, from the
+-- key (type_id, item_id) given on, that have a counter row or a like row. Every counter shard of
+-- those items is compared with the like rows naming it, in this statement's one snapshot. Returns
+-- one row per drifted item (shards summed; the drifted shards listed), or a single row with NULL
+-- drift columns when there is none; every row carries the batch's item count and its last key,
+-- from which the caller starts the next batch. Reads only.
+-- The likes table has no index led by (type_id, item_id), so each batch scans it.
+WITH batch AS (
+    SELECT type_id, item_id
+      FROM ((SELECT DISTINCT type_id, item_id FROM {schema}.counters
+              WHERE (type_id, item_id) >= (%(type_id)s, %(item_id)s)
+              ORDER BY type_id, item_id LIMIT %(limit)s)
+            UNION
+            (SELECT DISTINCT type_id, item_id FROM {schema}.likes
+              WHERE (type_id, item_id) >= (%(type_id)s, %(item_id)s)
+              ORDER BY type_id, item_id LIMIT %(limit)s)) AS found
+     ORDER BY type_id, item_id LIMIT %(limit)s
+), last AS (
+    SELECT type_id, item_id FROM batch ORDER BY type_id DESC, item_id DESC LIMIT 1
+), expected AS (
+    SELECT l.type_id, l.item_id, l.shard, count(*) AS n
+      FROM {schema}.likes AS l, last
+     WHERE (l.type_id, l.item_id) >= (%(type_id)s, %(item_id)s)
+       AND (l.type_id, l.item_id) <= (last.type_id, last.item_id)
+     GROUP BY l.type_id, l.item_id, l.shard
+), actual AS (
+    SELECT c.type_id, c.item_id, c.shard, c.like_count
+      FROM {schema}.counters AS c, last
+     WHERE (c.type_id, c.item_id) >= (%(type_id)s, %(item_id)s)
+       AND (c.type_id, c.item_id) <= (last.type_id, last.item_id)
+), shards AS (
+    SELECT coalesce(e.type_id, a.type_id) AS type_id, coalesce(e.item_id, a.item_id) AS item_id,
+           coalesce(e.shard, a.shard) AS shard, coalesce(e.n, 0) AS expected, a.like_count AS actual
+      FROM expected AS e
+      FULL JOIN actual AS a ON a.type_id = e.type_id AND a.item_id = e.item_id AND a.shard = e.shard
+), drifted AS (
+    SELECT type_id, item_id, sum(expected)::bigint AS expected,
+           coalesce(sum(actual), 0)::bigint AS actual,
+           array_agg(shard ORDER BY shard) FILTER (WHERE expected <> coalesce(actual, 0)) AS shards,
+           count(*) FILTER (WHERE actual IS NULL) AS missing,
+           count(*) FILTER (WHERE expected = 0 AND actual > 0) AS orphaned
+      FROM shards
+     GROUP BY type_id, item_id
+    HAVING bool_or(expected <> coalesce(actual, 0))
+)
+SELECT (SELECT count(*) FROM batch) AS items, last.type_id, last.item_id,
+       d.type_id, d.item_id, t.name, d.expected, d.actual, d.shards, d.missing, d.orphaned
+  FROM (SELECT) AS one
+  LEFT JOIN last ON true
+  LEFT JOIN drifted AS d ON true
+  LEFT JOIN {schema}.item_types AS t ON t.type_id = d.type_id
+ ORDER BY d.type_id, d.item_id
+
+-- name: reconcile_lock
+-- First statement of a reconcile batch's transaction: lock the drifted counter shards, creating
+-- the missing ones at 0, in (type, item, shard) order, the order write_batch locks in, so the two
+-- never deadlock. From here until commit every writer of these shards waits for this transaction:
+-- a like/unlike's like row may already be written, but its counter change is not.
+INSERT INTO {schema}.counters AS c (type_id, item_id, shard, like_count)
+SELECT type_id, item_id, shard, 0
+  FROM unnest(%(type_ids)s::smallint[], %(item_ids)s::bigint[], %(shards)s::smallint[])
+       AS k (type_id, item_id, shard)
+ ORDER BY type_id, item_id, shard
+ON CONFLICT (type_id, item_id, shard) DO UPDATE SET like_count = c.like_count
+
+-- name: reconcile_fix
+-- Second statement of that transaction, with a snapshot taken after the locks were granted: it
+-- sees every write that changed these shards before, and none of those waiting on the locks,
+-- whose counter change then lands on the count set here. Sets each locked shard to the number of
+-- like rows naming it, and returns the rows it changed.
+WITH keys AS (
+    SELECT * FROM unnest(%(type_ids)s::smallint[], %(item_ids)s::bigint[], %(shards)s::smallint[])
+                  AS k (type_id, item_id, shard)
+), counted AS (
+    SELECT l.type_id, l.item_id, l.shard, count(*) AS n
+      FROM {schema}.likes AS l
+      JOIN keys AS k ON k.type_id = l.type_id AND k.item_id = l.item_id AND k.shard = l.shard
+     GROUP BY l.type_id, l.item_id, l.shard
+), target AS (
+    SELECT k.type_id, k.item_id, k.shard, coalesce(n.n, 0) AS n
+      FROM keys AS k
+      LEFT JOIN counted AS n ON n.type_id = k.type_id AND n.item_id = k.item_id AND n.shard = k.shard
+)
+UPDATE {schema}.counters AS c
+   SET like_count = t.n
+  FROM target AS t
+ WHERE c.type_id = t.type_id AND c.item_id = t.item_id AND c.shard = t.shard
+   AND c.like_count <> t.n
+RETURNING c.type_id, c.item_id, c.shard
+
+-- name: user_likes
+-- One page of a user's likes in (type_id, item_id) order from a key on (the primary key's order).
+SELECT type_id, item_id
+  FROM {schema}.likes
+ WHERE user_id = %(user_id)s AND (type_id, item_id) >= (%(type_id)s, %(item_id)s)
+ ORDER BY type_id, item_id
+ LIMIT %(limit)s
 
 -- name: ping
 SELECT 1

@@ -22,7 +22,17 @@ from ._errors import (
     SchemaError,
     StatementTimeout,
 )
-from ._results import BulkResult, Health, Item, LikeResult, LikeStatus, PoolStats
+from ._results import (
+    BulkResult,
+    Drift,
+    Health,
+    Item,
+    LikeResult,
+    LikeStatus,
+    PoolStats,
+    ReconcileReport,
+    VerifyReport,
+)
 from ._sync import LikeCounter
 
 try:
@@ -35,6 +45,7 @@ __all__ = [
     "BulkResult",
     "DatabaseError",
     "DatabaseUnavailable",
+    "Drift",
     "Health",
     "InvalidInput",
     "Item",
@@ -45,7 +56,9 @@ __all__ = [
     "PoolStats",
     "PoolTimeout",
     "RateLimited",
+    "ReconcileReport",
     "SchemaError",
     "StatementTimeout",
+    "VerifyReport",
     "__version__",
 ]

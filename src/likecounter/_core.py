@@ -14,7 +14,7 @@ Nothing here blocks or awaits, so the same code serves threads and asyncio tasks
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,8 +25,17 @@ from ._config import Settings
 from ._errors import InvalidInput, SchemaError
 from ._hot import HotItems
 from ._ratelimit import SlidingWindowLimiter
-from ._results import BulkResult, Health, Item, LikeResult, PoolStats
-from ._validation import check_batch, check_id, check_item_type
+from ._results import (
+    BulkResult,
+    Drift,
+    Health,
+    Item,
+    LikeResult,
+    PoolStats,
+    ReconcileReport,
+    VerifyReport,
+)
+from ._validation import INT64_MAX, INT64_MIN, check_batch, check_id, check_item_type, check_positive_int
 
 T = TypeVar("T")
 Rows = list[tuple[Any, ...]]
@@ -41,6 +50,72 @@ class Query:
 
 
 Plan = Generator[Query, Rows, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A sub-plan for the shell to run as one short transaction on one connection; the sub-plan's
+    result is sent back to the plan that yielded it."""
+
+    plan: Plan[Any]
+
+
+# A paged plan (verify, reconcile, erase_user) works in batches: it yields a Query for each
+# statement to run on its own in autocommit, or a Transaction for work that needs several
+# statements under the same locks. The shell may take a different connection for each step.
+Step = Query | Transaction
+Paged = Generator[Step, Any, T]
+
+
+def single(query: Query) -> Plan[Rows]:
+    """The plan of one statement, whose result is its rows."""
+    rows = yield query
+    return rows
+
+
+# Keyset pagination walks (type_id, item_id) keys from the smallest possible one.
+SMALLINT_MIN, SMALLINT_MAX = -(2**15), 2**15 - 1
+FIRST_KEY = (SMALLINT_MIN, INT64_MIN)
+DEFAULT_SCAN_BATCH = 10_000
+MAX_SCAN_BATCH = 1_000_000
+DEFAULT_MAX_REPORTED = 1_000
+
+
+def _key_after(type_id: int, item_id: int) -> tuple[int, int] | None:
+    """The smallest (type_id, item_id) key after the given one; None after the largest."""
+    if item_id < INT64_MAX:
+        return (type_id, item_id + 1)
+    if type_id < SMALLINT_MAX:
+        return (type_id + 1, INT64_MIN)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _DriftRow:
+    type_id: int
+    drift: Drift
+    missing: int
+    orphaned: int
+
+
+@dataclass(frozen=True, slots=True)
+class _ScanBatch:
+    items: int
+    drift: list[_DriftRow]
+    next_key: tuple[int, int] | None  # None: no items after this batch
+
+
+def _write_params(
+    user_ids: list[int], item_ids: list[int], type_ids: list[int], is_like: list[bool], shards: list[int]
+) -> dict[str, Any]:
+    """The parameters of the write_batch statement: one entry per op in each list."""
+    return {
+        "user_ids": user_ids,
+        "item_ids": item_ids,
+        "type_ids": type_ids,
+        "is_like": is_like,
+        "shards": shards,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,13 +279,13 @@ class Core:
         """
         if len(ops) == 1:
             return [(yield from self.write_one(ops[0]))]
-        params = {
-            "user_ids": [op.user_id for op in ops],
-            "item_ids": [op.item_id for op in ops],
-            "type_ids": [op.type_id for op in ops],
-            "is_like": [op.liked for op in ops],
-            "shards": self._shards([(op.type_id, op.item_id, op.liked) for op in ops], live=True),
-        }
+        params = _write_params(
+            [op.user_id for op in ops],
+            [op.item_id for op in ops],
+            [op.type_id for op in ops],
+            [op.liked for op in ops],
+            self._shards([(op.type_id, op.item_id, op.liked) for op in ops], live=True),
+        )
         rows = yield Query(self.statements["write_batch"], params)
         stale = sorted(
             {(op.type_id, op.item_id) for op, row in zip(ops, rows, strict=True) if row[1] is None}
@@ -302,13 +377,8 @@ class Core:
             types.append(type_ids[name])
             is_like.append(value)
         # The same statement as coalesced single ops: one home for the bulk write SQL.
-        params = {
-            "user_ids": user_ids,
-            "item_ids": item_ids,
-            "type_ids": types,
-            "is_like": is_like,
-            "shards": self._shards(list(zip(types, item_ids, is_like, strict=True)), live=False),
-        }
+        shards = self._shards(list(zip(types, item_ids, is_like, strict=True)), live=False)
+        params = _write_params(user_ids, item_ids, types, is_like, shards)
         rows = yield Query(self.statements["write_batch"], params)
         liked = sum(1 for (changed, _), like in zip(rows, is_like, strict=True) if changed and like)
         unliked = sum(1 for (changed, _), like in zip(rows, is_like, strict=True) if changed and not like)
@@ -362,6 +432,125 @@ class Core:
             asked[item_id] = True
         return asked
 
+    # -- operations ---------------------------------------------------------------------------------
+
+    def verify(
+        self,
+        batch_size: Any = DEFAULT_SCAN_BATCH,
+        progress: Any = None,
+        max_reported: Any = DEFAULT_MAX_REPORTED,
+    ) -> Paged[VerifyReport]:
+        """Compare every counter shard with the like rows naming it, `batch_size` items per
+        statement. Reads only. `progress` is called after each batch with the items checked so far."""
+        batch_size = check_positive_int(batch_size, "batch_size", maximum=MAX_SCAN_BATCH)
+        max_reported = check_positive_int(max_reported, "max_reported", minimum=0)
+        report = _check_progress(progress)
+        checked = batches = drift_count = missing = orphaned = 0
+        kept: list[Drift] = []
+        key: tuple[int, int] | None = FIRST_KEY
+        while key is not None:
+            batch = yield from self._scan_batch(key, batch_size)
+            batches += 1
+            checked += batch.items
+            for row in batch.drift:
+                drift_count += 1
+                missing += row.missing
+                orphaned += row.orphaned
+                if len(kept) < max_reported:
+                    kept.append(row.drift)
+            if report is not None:
+                report(checked)
+            key = batch.next_key
+        return VerifyReport(checked, drift_count, tuple(kept), missing, orphaned, batches)
+
+    def reconcile(self, batch_size: Any = DEFAULT_SCAN_BATCH, progress: Any = None) -> Paged[ReconcileReport]:
+        """Set every drifted counter shard to the number of like rows naming it, batch by batch.
+
+        Each batch is found drifted by the read-only verify statement, then repaired in one short
+        transaction that locks just its drifted shards (see reconcile_lock in queries.sql), so
+        live writers are never lost or counted twice.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size", maximum=MAX_SCAN_BATCH)
+        report = _check_progress(progress)
+        checked = batches = drifted = rows_changed = 0
+        fixed: set[tuple[int, int]] = set()
+        key: tuple[int, int] | None = FIRST_KEY
+        while key is not None:
+            batch = yield from self._scan_batch(key, batch_size)
+            batches += 1
+            checked += batch.items
+            drifted += len(batch.drift)
+            if batch.drift:
+                shards = sorted(
+                    (row.type_id, row.drift.item_id, shard)
+                    for row in batch.drift
+                    for shard in row.drift.shards
+                )
+                changed = yield Transaction(self._repair(shards))
+                rows_changed += len(changed)
+                fixed.update((int(type_id), int(item_id)) for type_id, item_id, _ in changed)
+            if report is not None:
+                report(checked)
+            key = batch.next_key
+        return ReconcileReport(checked, drifted, len(fixed), rows_changed, batches)
+
+    def _scan_batch(self, key: tuple[int, int], batch_size: int) -> Plan[_ScanBatch]:
+        params = {"type_id": key[0], "item_id": key[1], "limit": batch_size}
+        rows = yield Query(self.statements["verify_batch"], params)
+        items, last_type, last_item = rows[0][:3]
+        drift = [
+            _DriftRow(
+                int(type_id),
+                Drift(int(item_id), name or f"#{type_id}", int(expected), int(actual), tuple(shards)),
+                int(missing),
+                int(orphaned),
+            )
+            for *_, type_id, item_id, name, expected, actual, shards, missing, orphaned in rows
+            if type_id is not None
+        ]
+        done = int(items) < batch_size
+        return _ScanBatch(int(items), drift, None if done else _key_after(last_type, last_item))
+
+    def _repair(self, shards: list[tuple[int, int, int]]) -> Plan[Rows]:
+        """Lock the shards (in key order), then set each to its like rows; returns the changed rows."""
+        params = {
+            "type_ids": [shard[0] for shard in shards],
+            "item_ids": [shard[1] for shard in shards],
+            "shards": [shard[2] for shard in shards],
+        }
+        yield Query(self.statements["reconcile_lock"], params)
+        return (yield Query(self.statements["reconcile_fix"], params))
+
+    def erase_user(self, user_id: Any, batch_size: Any = None) -> Paged[int]:
+        """Remove all of a user's likes, taking each back from its counter shard, `batch_size` keys
+        (at most max_batch_size, the default) per write_batch statement. Returns the likes removed.
+
+        Keys are walked in order from a moving start, so a like the user adds behind it while this
+        runs is kept (and counted, as every write is); the walk always ends.
+        """
+        user_id = check_id(user_id, "user_id")
+        limit = self.settings.max_batch_size
+        size = limit if batch_size is None else check_positive_int(batch_size, "batch_size", maximum=limit)
+        erased = 0
+        key: tuple[int, int] | None = FIRST_KEY
+        while key is not None:
+            params = {"user_id": user_id, "type_id": key[0], "item_id": key[1], "limit": size}
+            rows = yield Query(self.statements["user_likes"], params)
+            if not rows:
+                break
+            count = len(rows)
+            params = _write_params(
+                [user_id] * count,
+                [row[1] for row in rows],
+                [row[0] for row in rows],
+                [False] * count,
+                [0] * count,
+            )
+            results = yield Query(self.statements["write_batch"], params)
+            erased += sum(1 for changed, _ in results if changed)
+            key = _key_after(*rows[-1]) if count == size else None
+        return erased
+
     # -- health -------------------------------------------------------------------------------------
 
     def health_report(
@@ -393,6 +582,12 @@ class Core:
             pool=pool,
             error=message,
         )
+
+
+def _check_progress(progress: Any) -> Callable[[int], None] | None:
+    if progress is not None and not callable(progress):
+        raise InvalidInput(f"progress must be a callable or None, not {type(progress).__name__}")
+    return progress  # type: ignore[no-any-return]
 
 
 def _unpack(entry: Any, size: int, what: str) -> tuple[Any, ...]:

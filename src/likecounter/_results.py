@@ -80,3 +80,54 @@ class Health:
     expected_schema_version: int
     pool: PoolStats | None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One item whose counters disagree with its like rows.
+
+    `expected` is the number of like rows, `actual` the sum of the item's counter shards. An item
+    can drift with equal totals: `shards` lists every counter shard whose count differs from the
+    like rows that name it (a missing counter row counts as 0).
+    """
+
+    item_id: int
+    item_type: str
+    expected: int
+    actual: int
+    shards: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What `verify()` found. Nothing was written.
+
+    `drift_count` counts every drifted item; `drifted` keeps the first of them, in (type, item)
+    order, up to the `max_reported` asked for. `missing_counters` counts counter shards that have
+    like rows but no counter row; `orphan_counters` counter rows with a positive count and no like
+    rows (both are included in the drift).
+    """
+
+    items_checked: int
+    drift_count: int
+    drifted: tuple[Drift, ...]
+    missing_counters: int
+    orphan_counters: int
+    batches: int
+
+    @property
+    def ok(self) -> bool:
+        return self.drift_count == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    """What `reconcile()` did: `items_drifted` items were found drifted, and `rows_changed` counter
+    rows of `items_fixed` items were set to the number of their like rows (a missing counter row is
+    created; a counter with no like rows is set to 0)."""
+
+    items_checked: int
+    items_drifted: int
+    items_fixed: int
+    rows_changed: int
+    batches: int

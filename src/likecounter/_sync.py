@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
@@ -20,9 +20,21 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 from . import _config
-from ._core import Core, Plan, Query, Rows, WriteOp, pool_stats
+from ._core import (
+    DEFAULT_MAX_REPORTED,
+    DEFAULT_SCAN_BATCH,
+    Core,
+    Paged,
+    Plan,
+    Query,
+    Rows,
+    Transaction,
+    WriteOp,
+    pool_stats,
+    single,
+)
 from ._errors import InvalidInput, LikeCounterError, translate
-from ._results import BulkResult, Health, Item, LikeResult, PoolStats
+from ._results import BulkResult, Health, Item, LikeResult, PoolStats, ReconcileReport, VerifyReport
 from ._sync_coalesce import Coalescer
 
 T = TypeVar("T")
@@ -258,6 +270,38 @@ class LikeCounter:
             version=version, latency_s=elapsed, pool=self._pool_stats(), error=None
         )
 
+    # -- operations ---------------------------------------------------------------------------------
+
+    def verify(
+        self,
+        batch_size: int = DEFAULT_SCAN_BATCH,
+        progress: Callable[[int], None] | None = None,
+        max_reported: int = DEFAULT_MAX_REPORTED,
+    ) -> VerifyReport:
+        """Compare every counter with its like rows and report the drift. Writes nothing.
+
+        Works through the items in (type, item) order, `batch_size` per statement, so memory stays
+        bounded and no statement holds a snapshot for long. `progress(items_checked)` is called
+        after each batch.
+        """
+        return self._run_paged("verify", self._core.verify(batch_size, progress, max_reported))
+
+    def reconcile(
+        self, batch_size: int = DEFAULT_SCAN_BATCH, progress: Callable[[int], None] | None = None
+    ) -> ReconcileReport:
+        """Repair drift: set every drifted counter shard to the number of like rows naming it.
+
+        Safe while writers are live: each batch is one short transaction that locks only its
+        drifted counter rows. Counters with no like rows are set to 0, missing ones are created.
+        """
+        return self._run_paged("reconcile", self._core.reconcile(batch_size, progress))
+
+    def erase_user(self, user_id: int, batch_size: int | None = None) -> int:
+        """Remove every like of `user_id` (a privacy erasure) and take each back from its counter;
+        return how many likes were removed. Works in batches of at most max_batch_size keys, each
+        one autocommit statement. Not rate limited."""
+        return self._run_paged("erase_user", self._core.erase_user(user_id, batch_size))
+
     def _pool_stats(self) -> PoolStats | None:
         try:
             return pool_stats(self._pool.get_stats(), self._pool.max_size)
@@ -285,6 +329,29 @@ class LikeCounter:
             # health() on a counter that never opened: open the pool only, without migrating.
             self._pool.open(wait=False)
         return self._execute(operation, plan, query, transaction=transaction, timeout=timeout)
+
+    def _run_paged(self, operation: str, plan: Paged[T]) -> T:
+        """Drive a paged plan: each Query runs on its own in autocommit, each Transaction as one
+        short transaction, each on a connection taken from the pool for that step only."""
+        started = time.perf_counter()
+        try:
+            step = next(plan)  # validation runs here, before any connection is taken
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if not self._opened:
+            self.open()
+        try:
+            while True:
+                if isinstance(step, Transaction):
+                    result: Any = self._execute(None, step.plan, transaction=True)
+                else:
+                    result = self._execute(None, single(step))
+                try:
+                    step = plan.send(result)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+        finally:
+            _log_duration(operation, started)
 
     def _execute(
         self,

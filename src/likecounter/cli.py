@@ -1,4 +1,5 @@
-"""The `likecounter` command line: replay, demo, count, health, init, bench."""
+"""The `likecounter` command line: replay, demo, count, health, init, verify, reconcile, erase-user,
+bench."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__, _replay
+from ._core import DEFAULT_SCAN_BATCH
 from ._errors import InvalidInput, LikeCounterError
-from ._results import BulkResult, Item
+from ._results import BulkResult, Item, VerifyReport
 from ._sync import LikeCounter
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3
@@ -77,6 +79,33 @@ def _parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", parents=[common], help="create or migrate the schema, then exit")
     init.set_defaults(handler=_cmd_init)
+
+    for name, handler, summary in (
+        ("verify", _cmd_verify, "compare every counter with its like rows (read-only); exit 1 on drift"),
+        ("reconcile", _cmd_reconcile, "set drifted counters to their like rows; safe with live writers"),
+    ):
+        scan = commands.add_parser(name, parents=[common], help=summary)
+        scan.add_argument(
+            "--batch-size",
+            type=_positive_int,
+            default=DEFAULT_SCAN_BATCH,
+            help=f"items per statement (default: {DEFAULT_SCAN_BATCH:,})",
+        )
+        scan.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+        scan.set_defaults(handler=handler)
+        if name == "verify":
+            scan.add_argument(
+                "--show", type=_positive_int, default=20, help="drifted items to list (default: 20)"
+            )
+
+    erase = commands.add_parser(
+        "erase-user", parents=[common], help="remove all of a user's likes and take them off the counts"
+    )
+    erase.add_argument("user_id", type=int)
+    erase.add_argument(
+        "--batch-size", type=_positive_int, default=None, help="likes per statement (default: 1000)"
+    )
+    erase.set_defaults(handler=_cmd_erase_user)
 
     bench = commands.add_parser(
         "bench",
@@ -205,6 +234,55 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    with _counter(_require_dsn(args), args, bootstrap=False) as counter:
+        started = time.perf_counter()
+        with _progress(None, args.no_progress, "verify") as advance:
+            report = counter.verify(args.batch_size, advance, max_reported=args.show)
+        elapsed = time.perf_counter() - started
+    print(f"checked {_plural(report.items_checked, 'item')} in {elapsed:.2f} s: {_drift_summary(report)}")
+    for drift in report.drifted:
+        shards = ", ".join(str(shard) for shard in drift.shards)
+        print(
+            f"  drift: item {drift.item_id} ({drift.item_type}): {drift.expected} like rows, "
+            f"counters sum to {drift.actual} (shard {shards})"
+        )
+    if report.drift_count > len(report.drifted):
+        print(f"  ... and {_plural(report.drift_count - len(report.drifted), 'more item')}")
+    return EXIT_OK if report.ok else EXIT_MISMATCH
+
+
+def _drift_summary(report: VerifyReport) -> str:
+    if report.ok:
+        return "no drift"
+    return (
+        f"{_plural(report.drift_count, 'drifted item')} "
+        f"({_plural(report.missing_counters, 'missing counter row')}, "
+        f"{_plural(report.orphan_counters, 'counter row')} with no like rows)"
+    )
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    with _counter(_require_dsn(args), args, bootstrap=False) as counter:
+        started = time.perf_counter()
+        with _progress(None, args.no_progress, "reconcile") as advance:
+            report = counter.reconcile(args.batch_size, advance)
+        elapsed = time.perf_counter() - started
+    print(
+        f"checked {_plural(report.items_checked, 'item')} in {elapsed:.2f} s: "
+        f"{_plural(report.items_drifted, 'drifted item')}, fixed {_plural(report.items_fixed, 'item')} "
+        f"({_plural(report.rows_changed, 'counter row')} changed)"
+    )
+    return EXIT_OK
+
+
+def _cmd_erase_user(args: argparse.Namespace) -> int:
+    with _counter(_require_dsn(args), args, bootstrap=False) as counter:
+        erased = counter.erase_user(args.user_id, args.batch_size)
+    print(f"erased {_plural(erased, 'like')} of user {args.user_id}")
+    return EXIT_OK
+
+
 # -- replay -----------------------------------------------------------------------------------------
 
 
@@ -280,8 +358,10 @@ def _position(source: IO[str], fallback: int) -> int:
 
 
 @contextlib.contextmanager
-def _progress(total: int, disabled: bool, label: str) -> Iterator[Any]:
-    """A progress callback taking the absolute position: tqdm when installed, else plain lines."""
+def _progress(total: int | None, disabled: bool, label: str) -> Iterator[Any]:
+    """A progress callback taking the absolute position: tqdm when installed, else plain lines.
+
+    With no total (verify, reconcile: the item count is not known up front) it counts items."""
     if disabled:
         yield lambda position: None
         return
@@ -291,6 +371,9 @@ def _progress(total: int, disabled: bool, label: str) -> Iterator[Any]:
         last = [-1]
 
         def report(position: int) -> None:
+            if total is None:
+                print(f"{label}: {position:,} items", file=sys.stderr, flush=True)
+                return
             percent = int(100 * position / total) if total else 100
             if percent // 10 > last[0]:
                 last[0] = percent // 10
