@@ -153,3 +153,15 @@ def like_counter(
     return make_counter(
         likecounter_dsn, schema=likecounter_schema, **{"max_pool_size": 4, **likecounter_options}
     )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Report how many examples each fuzz test tried (see tests/fuzz.py)."""
+    from .fuzz import EXAMPLES
+
+    if not EXAMPLES:
+        return
+    terminalreporter.section("fuzz examples tried")
+    for node_id, count in sorted(EXAMPLES.items()):
+        terminalreporter.write_line(f"{count:6d}  {node_id}")
+    terminalreporter.write_line(f"{sum(EXAMPLES.values()):6d}  total")

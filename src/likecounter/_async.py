@@ -37,6 +37,7 @@ from ._core import (
 )
 from ._errors import InvalidInput, LikeCounterError, translate
 from ._results import BulkResult, Health, Item, LikeResult, PoolStats, ReconcileReport, VerifyReport
+from ._validation import check_seconds
 
 T = TypeVar("T")
 logger = logging.getLogger("likecounter")
@@ -260,7 +261,9 @@ class AsyncLikeCounter:
         return await self._run("unlike_many", self._core.set_many(pairs, item_type, liked=False))
 
     async def health(self, timeout: float = 2.0) -> Health:
-        """Check the database and the schema. Never raises: failures are reported in the result."""
+        """Check the database and the schema. Database failures are reported in the result, never
+        raised; only a bad `timeout` (not a number of seconds above 0) raises InvalidInput."""
+        timeout = check_seconds(timeout, "timeout")
         started = time.perf_counter()
         try:
             version = await self._run("health", self._core.schema_version(), timeout=timeout, open=False)

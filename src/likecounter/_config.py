@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from psycopg import conninfo as pg_conninfo
 
@@ -19,10 +19,19 @@ DEFAULT_SCHEMA = "likecounter"
 DEFAULT_RATE_LIMIT_PER_MINUTE = 100
 DEFAULT_MAX_BATCH_SIZE = 1000
 MAX_HOT_SHARDS = 256
+# PostgreSQL never accepts more connections than this (MAX_BACKENDS), so no pool can grow past it;
+# a larger min_pool_size would have the pool schedule that many connection attempts when it opens.
+MAX_POOL_SIZE = 262_143
+# Coalescing waits microseconds for company; a second or more is a misconfiguration (and a huge
+# value overflows the sleep).
+MAX_LINGER_US = 1_000_000
 
 # SQLAlchemy-style schemes (`postgresql+asyncpg://`, `postgresql+psycopg://`) name a driver that
 # libpq does not know; the part before `+` is what it understands.
 _SQLALCHEMY_SCHEME = re.compile(r"^(postgres(?:ql)?)\+[a-z0-9_]+://", re.IGNORECASE)
+_QUOTED = re.compile(r'"([^"]*)"')
+# libpq's port value: one number per host, comma-separated (empty for the default port).
+_PORTS = re.compile(r"[0-9]*(?:,[0-9]*)*", re.ASCII)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
@@ -52,8 +61,8 @@ class Settings:
         check_schema(self.schema)
         check_positive_int(self.rate_limit_per_minute, "rate_limit_per_minute", allow_none=True)
         check_positive_int(self.max_batch_size, "max_batch_size")
-        check_positive_int(self.min_pool_size, "min_pool_size", minimum=0)
-        check_positive_int(self.max_pool_size, "max_pool_size")
+        check_positive_int(self.min_pool_size, "min_pool_size", minimum=0, maximum=MAX_POOL_SIZE)
+        check_positive_int(self.max_pool_size, "max_pool_size", maximum=MAX_POOL_SIZE)
         if self.max_pool_size < self.min_pool_size:
             raise InvalidInput("max_pool_size must be >= min_pool_size")
         check_seconds(self.pool_timeout, "pool_timeout")
@@ -66,7 +75,7 @@ class Settings:
             raise InvalidInput("bootstrap, debug and coalesce must be bools")
         check_positive_int(self.coalesce_max_batch, "coalesce_max_batch")
         check_positive_int(self.coalesce_max_inflight, "coalesce_max_inflight", allow_none=True)
-        check_positive_int(self.coalesce_linger_us, "coalesce_linger_us", minimum=0)
+        check_positive_int(self.coalesce_linger_us, "coalesce_linger_us", minimum=0, maximum=MAX_LINGER_US)
         check_positive_int(self.hot_shards, "hot_shards", maximum=MAX_HOT_SHARDS)
         check_positive_int(self.hot_threshold, "hot_threshold")
 
@@ -83,55 +92,109 @@ def normalize_dsn(dsn: Any) -> str:
     """Accept a libpq URL or key=value string, including SQLAlchemy `postgresql+driver://` URLs."""
     if type(dsn) is not str or not dsn.strip():
         raise InvalidInput("the DSN must be a non-empty str")
+    if "\x00" in dsn:
+        # libpq stops reading at a NUL: what follows would be ignored, yet shown in reprs.
+        raise InvalidInput("the DSN must not contain NUL characters")
     dsn = dsn.strip()
     dsn = _SQLALCHEMY_SCHEME.sub(lambda match: match.group(1) + "://", dsn)
     try:
-        pg_conninfo.conninfo_to_dict(dsn)
+        params = pg_conninfo.conninfo_to_dict(dsn)
     except Exception as exc:
-        # The parser's message can quote the DSN: pass it on with any password taken out.
-        detail = str(exc).strip()
-        for secret in dsn_secrets(dsn) + _raw_password_guess(dsn):
+        detail: str | None = str(exc).strip()
+    else:
+        detail = None
+    if detail is not None:
+        # The parser's message can quote the DSN: pass it on with any password taken out. Raised
+        # outside the `except` block, so that the parser's error is not kept as `__context__`
+        # (`from None` only hides it from tracebacks; error reporters can still read it).
+        for secret in dsn_secrets(dsn):
             detail = detail.replace(secret, "***")
-        raise InvalidInput(f"the DSN is not a valid PostgreSQL connection string: {detail}") from None
+        detail = _QUOTED.sub(lambda match: _quoted_fragment(match, dsn), detail)
+        raise InvalidInput(f"the DSN is not a valid PostgreSQL connection string: {detail}")
+    if _misplaced_credentials(dsn, params):
+        raise InvalidInput(
+            "the DSN's host, port or database name is malformed: in a URL, percent-encode any '/', "
+            "'@' or ':' in the user name or password (e.g. '@' as %40)"
+        )
     return str(dsn)
 
 
+def _misplaced_credentials(dsn: str, params: dict[str, Any]) -> bool:
+    """Whether libpq read part of a URL's user name or password as a host, port or database name.
+
+    libpq ends the user part at the first `@` before any `/`: `postgresql://user:pa/ss@host` is
+    host `user`, port `pa`, database `ss@host`, and `postgresql://user:p@ss@host` is password `p`,
+    host `ss@host`. Such a DSN cannot connect, and the rest of the password would be shown where a
+    password is redacted (reprs, error messages).
+    """
+    if "://" not in dsn:
+        return False
+    path = dsn.partition("://")[2].partition("?")[0].partition("/")[2]
+    return (
+        "@" in path
+        or "@" in str(params.get("host") or "")
+        or _PORTS.fullmatch(str(params.get("port") or "")) is None
+    )
+
+
+def _quoted_fragment(match: re.Match[str], dsn: str) -> str:
+    """libpq quotes the piece of a DSN it could not read, and that piece can be part of a password
+    that the DSN's own syntax has cut up (`password=two words`, `user:pa/ss%@host`): keep it only
+    when it is an option name, used as one in the DSN."""
+    fragment = match.group(1)
+    if fragment == "=" or (
+        re.fullmatch(r"[a-z_]{1,40}", fragment, re.ASCII)
+        and re.search(rf"(?:^|[\s?&]){fragment}\s*=", dsn) is not None
+    ):
+        return match.group(0)
+    return '"***"'
+
+
 def dsn_secrets(dsn: str) -> tuple[str, ...]:
-    """The strings that must never be shown: the password, as given and as URL-decoded."""
-    secrets: set[str] = set()
+    """The strings that must never be shown: the password, as given and as URL-decoded, and what
+    looks like one in a DSN that does not parse."""
+    secrets: set[str] = set(_raw_password_guess(dsn))
     try:
         password = pg_conninfo.conninfo_to_dict(dsn).get("password")
     except Exception:
         password = None
     if password:
         secrets.add(str(password))
-    if "://" in dsn:
-        raw = urlsplit(dsn).password
-        if raw:
-            secrets.add(raw)
     return tuple(sorted(secrets, key=len, reverse=True))
+
+
+def _url_userinfo(dsn: str) -> tuple[str, str, str] | None:
+    """Split a URL DSN as libpq does: ("scheme://", "user[:password]", "rest after @"), or None when
+    it has no user part. libpq's rule: the user part ends at the first `@` that comes before any `/`.
+    """
+    scheme, sep, rest = dsn.partition("://")
+    if not sep:
+        return None
+    end = re.search(r"[@/]", rest)
+    if end is None or end.group() != "@":
+        return None
+    return scheme + sep, rest[: end.start()], rest[end.end() :]
 
 
 def _raw_password_guess(dsn: str) -> tuple[str, ...]:
     """Passwords as written, found without a full parse (for a DSN that does not parse)."""
     found = re.findall(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn)
-    if "://" in dsn:
-        userinfo = dsn.split("://", 1)[1].split("@", 1)
-        if len(userinfo) == 2 and ":" in userinfo[0]:
-            found.append(userinfo[0].split(":", 1)[1])
+    split = _url_userinfo(dsn)
+    if split is not None and ":" in split[1]:
+        raw = split[1].split(":", 1)[1]
+        found += [raw, unquote(raw)]
     return tuple(secret.strip("'") for secret in found if secret.strip("'"))
 
 
 def redact_dsn(dsn: str) -> str:
     """The DSN with its password replaced by `***`, for reprs and logs."""
+    secrets = dsn_secrets(dsn)
     if "://" in dsn:
-        parts = urlsplit(dsn)
-        if parts.password is not None:
-            # Keep the host part as written: `parts.port` raises on libpq's multi-host form
-            # (h1:5432,h2:5433), and `parts.hostname` drops the brackets of an IPv6 address.
-            userinfo, _, hosts = parts.netloc.rpartition("@")
-            netloc = f"{userinfo.partition(':')[0]}:***@{hosts}"
-            dsn = urlunsplit(parts._replace(netloc=netloc))
+        split = _url_userinfo(dsn)
+        if split is not None and ":" in split[1]:
+            # The rest (hosts, ports, IPv6 brackets, query) is kept exactly as written.
+            prefix, userinfo, rest = split
+            dsn = f"{prefix}{userinfo.partition(':')[0]}:***@{rest}"
     else:
         try:
             params = pg_conninfo.conninfo_to_dict(dsn)
@@ -140,7 +203,7 @@ def redact_dsn(dsn: str) -> str:
         if "password" in params:
             params["password"] = "***"
             dsn = pg_conninfo.make_conninfo(**params)  # type: ignore[arg-type]
-    for secret in dsn_secrets(dsn):
+    for secret in secrets:
         dsn = dsn.replace(secret, "***")
     return dsn
 

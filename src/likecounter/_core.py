@@ -14,6 +14,7 @@ Nothing here blocks or awaits, so the same code serves threads and asyncio tasks
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -593,7 +594,8 @@ def _check_progress(progress: Any) -> Callable[[int], None] | None:
 def _unpack(entry: Any, size: int, what: str) -> tuple[Any, ...]:
     if isinstance(entry, str | bytes | bytearray | Mapping) or not isinstance(entry, Iterable):
         raise InvalidInput(f"{what} must be a tuple of {size} values, not {type(entry).__name__}")
-    values = tuple(entry)
+    # At most one value too many: an endless iterator as an entry must not be read forever.
+    values = tuple(itertools.islice(entry, size + 1))
     if len(values) != size:
         raise InvalidInput(f"{what} must hold {size} values, got {len(values)}")
     return values

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +25,7 @@ Event = tuple[int, int, str, str]
 EVENT_HEADER = ("user_id", "item_id", "item_type", "action")
 ORACLE_HEADER = ("item_id", "item_type", "count")
 _ACTIONS = frozenset({"like", "unlike"})
+_SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes, as `surrogateescape` keeps them
 
 
 class BadLine(InvalidInput):
@@ -38,22 +41,36 @@ class BadLine(InvalidInput):
 
 
 def open_text(path: str | Path) -> IO[str]:
-    """Open a plain or gzip CSV as text."""
+    """Open a plain or gzip CSV as text.
+
+    A leading byte order mark is dropped. Bytes that are not UTF-8 are kept as lone surrogates
+    (`surrogateescape`) rather than raised while decoding: the decoder works on whole chunks, so it
+    would fail before the good lines ahead of the bad bytes were read. `parse_event` refuses the
+    line that holds them, by its number.
+    """
     path = Path(path)
+    encoding, errors = "utf-8-sig", "surrogateescape"
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")  # the caller closes it
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, errors=errors, newline="")
+    return open(path, encoding=encoding, errors=errors, newline="")  # the caller closes it
+
+
+_INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 
 
 def _int_field(value: str, what: str) -> int:
+    # ASCII digits only: str.isdigit() also says yes to "²" (which int() refuses) and to other
+    # scripts' digits.
     text = value.strip()
-    if not text or not (text.isdigit() or (text[0] == "-" and text[1:].isdigit())):
+    if _INTEGER.fullmatch(text) is None:
         raise InvalidInput(f"{what} is not an integer: {value!r}")
     return check_id(int(text), what)
 
 
 def parse_event(row: list[str]) -> Event:
     """Validate one CSV row of the event log; raise InvalidInput with the reason."""
+    if any(_SURROGATE.search(field) for field in row):
+        raise InvalidInput("the line is not valid UTF-8")
     if len(row) not in (4, 5):
         raise InvalidInput(f"expected 4 or 5 fields (user_id,item_id,item_type,action[,ts]), got {len(row)}")
     user_id = _int_field(row[0], "user_id")
@@ -85,18 +102,32 @@ def read_events(source: IO[str], name: str, stats: ReadStats, *, skip_bad: bool 
     if stats.bad_lines is None:
         stats.bad_lines = []
     reader = csv.reader(source)
-    for row in reader:
-        stats.lines = reader.line_num
-        if reader.line_num == 1 and tuple(field.strip() for field in row[:4]) == EVENT_HEADER:
-            continue
-        if not row:
-            continue
+    while True:
+        problem: str | None = None
         try:
-            event = parse_event(row)
-        except InvalidInput as exc:
-            bad = BadLine(name, reader.line_num, str(exc))
+            row: list[str] | None = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit
+            row, problem = None, f"unreadable CSV: {exc}"
+        except (EOFError, OSError, zlib.error) as exc:
+            # A truncated or corrupt gzip stream: nothing after this point can be read, skip_bad or
+            # not. The line that could not be read is the one after the last line read.
+            raise BadLine(name, reader.line_num + 1, f"the file is damaged or ends early ({exc})") from None
+        stats.lines = reader.line_num
+        if row is not None:
+            if reader.line_num == 1 and tuple(field.strip() for field in row[:4]) == EVENT_HEADER:
+                continue
+            if not row:
+                continue
+            try:
+                event = parse_event(row)
+            except InvalidInput as exc:
+                problem = str(exc)
+        if problem is not None:
+            bad = BadLine(name, reader.line_num, problem)
             if not skip_bad:
-                raise bad from None
+                raise bad
             stats.bad_lines.append(bad)
             continue
         stats.events += 1

@@ -68,7 +68,7 @@ class PoolStats:
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """What `health()` found. It never raises: a failure is reported in `error`.
+    """What `health()` found. A database or schema failure is reported in `error`, never raised.
 
     `ok` is true when the database answered and the schema is at the version this code expects.
     """

@@ -16,6 +16,9 @@ ITEM_TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}", re.ASCII)
 # Schema names are identifiers we create; the same conservative alphabet, a little longer (63 is
 # PostgreSQL's identifier limit).
 SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}", re.ASCII)
+# The longest duration we accept (about 68 years): libpq reads connect_timeout as a C int, and a
+# longer wait overflows the thread and timer APIs that the pool waits with.
+MAX_SECONDS = 2**31 - 1
 
 
 def check_id(value: Any, what: str) -> int:
@@ -72,7 +75,10 @@ def check_positive_int(
 
 
 def check_seconds(value: Any, what: str) -> float:
-    """Validate a positive, finite duration in seconds."""
-    if type(value) not in (int, float) or not (0 < value < float("inf")):
-        raise InvalidInput(f"{what} must be a positive, finite number of seconds, got {value!r}")
+    """Validate a positive duration in seconds, at most MAX_SECONDS."""
+    # `0 < value <= MAX_SECONDS` is False for NaN and infinities, and compares huge ints exactly.
+    if type(value) not in (int, float) or not (0 < value <= MAX_SECONDS):
+        raise InvalidInput(
+            f"{what} must be a number of seconds above 0 and at most {MAX_SECONDS}, got {value!r}"
+        )
     return float(value)

@@ -271,4 +271,4 @@ def test_a_rejected_dsn_does_not_echo_its_password() -> None:
     # The driver's own exception quotes the DSN, so it is not chained: a logged traceback would
     # print it.
     assert caught.value.__cause__ is None
-    assert caught.value.__suppress_context__
+    assert caught.value.__context__ is None
