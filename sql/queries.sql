@@ -115,8 +115,9 @@ SELECT item_id
 -- Many writes in one statement: coalesced single ops, and the bulk path (apply_events, like_many,
 -- unlike_many). Each (user, type, item) key appears at most once, with its final action
 -- (true = like) and the counter shard a new like is counted in (0 unless the item is hot). Like rows
--- are inserted or deleted as a set; each touched counter shard then gets its net change, in
--- (type, item, shard) order, so that two statements never lock counter rows in opposite orders.
+-- are inserted, and locked for deletion, in (user, type, item) order; each touched counter shard
+-- then gets its net change, in (type, item, shard) order: two statements never lock rows in
+-- opposite orders.
 -- One row comes back per op, in the order given: whether the op changed anything, and its item's
 -- count as of that op (NULL when the statement left that item's counters alone, or when the item
 -- has shards the statement did not touch).
@@ -130,12 +131,22 @@ WITH ops AS (
      ORDER BY user_id, type_id, item_id
     ON CONFLICT DO NOTHING
     RETURNING user_id, type_id, item_id, shard
+), doomed AS MATERIALIZED (
+    -- The like rows to delete, locked in key order first, as the INSERT above takes new keys: two
+    -- statements that delete overlapping keys then wait for each other in one order, never in a
+    -- cycle. (A DELETE ... USING ops would lock them in whatever order its join met them.)
+    SELECT l.user_id, l.type_id, l.item_id
+      FROM {schema}.likes AS l
+      JOIN ops AS o
+        ON l.user_id = o.user_id AND l.type_id = o.type_id AND l.item_id = o.item_id
+     WHERE NOT o.is_like
+     ORDER BY l.user_id, l.type_id, l.item_id
+       FOR UPDATE OF l
 ), deleted AS (
     -- An unlike gives its one back to the shard its like row was counted in.
     DELETE FROM {schema}.likes AS l
-     USING ops AS o
-     WHERE NOT o.is_like
-       AND l.user_id = o.user_id AND l.type_id = o.type_id AND l.item_id = o.item_id
+     USING doomed AS d
+     WHERE l.user_id = d.user_id AND l.type_id = d.type_id AND l.item_id = d.item_id
     RETURNING l.user_id, l.type_id, l.item_id, l.shard
 ), delta AS (
     SELECT type_id, item_id, shard, sum(change)::bigint AS change

@@ -35,9 +35,12 @@ from ._core import (
     pool_stats,
     single,
 )
+from ._deadline import Deadline, remaining
 from ._errors import InvalidInput, LikeCounterError, translate
 from ._results import BulkResult, Health, Item, LikeResult, PoolStats, ReconcileReport, VerifyReport
 from ._validation import check_seconds
+
+# sync-only: from ._deadline import cancel_after
 
 T = TypeVar("T")
 logger = logging.getLogger("likecounter")
@@ -58,6 +61,10 @@ class AsyncLikeCounter:
             await counter.count(456)        # 1
 
     With `bootstrap=True` (the default) the schema's migrations are applied when the counter opens.
+
+    Deadlines: `pool_timeout` bounds each wait for a pool connection (PoolTimeout); the
+    `statement_timeout` option bounds every statement on the server (StatementTimeout); and every
+    method takes `timeout=` seconds for that call alone, bounding both (see `like`).
     """
 
     def __init__(
@@ -73,6 +80,7 @@ class AsyncLikeCounter:
         max_pool_size: int = 10,
         pool_timeout: float = 5.0,
         connect_timeout: float = 5.0,
+        statement_timeout: float | None = None,
         debug: bool = False,
         coalesce: bool = True,
         coalesce_max_batch: int = 256,
@@ -85,6 +93,10 @@ class AsyncLikeCounter:
             raise InvalidInput("pass exactly one of `dsn` or `pool=`")
         if pool is not None and not isinstance(pool, AsyncConnectionPool):
             raise InvalidInput(f"pool must be a psycopg_pool.AsyncConnectionPool, not {type(pool).__name__}")
+        if pool is not None and statement_timeout is not None:
+            raise InvalidInput(
+                "statement_timeout applies to a pool the counter builds; set it on your own pool"
+            )
         normalized = _config.normalize_dsn(dsn) if dsn is not None else None
         settings = _config.Settings(
             schema=schema,
@@ -95,6 +107,7 @@ class AsyncLikeCounter:
             max_pool_size=max_pool_size,
             pool_timeout=pool_timeout,
             connect_timeout=connect_timeout,
+            statement_timeout=statement_timeout,
             debug=debug,
             coalesce=coalesce,
             coalesce_max_batch=coalesce_max_batch,
@@ -206,59 +219,88 @@ class AsyncLikeCounter:
 
     # -- the API ------------------------------------------------------------------------------------
 
-    async def like(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
-        """Record that `user_id` likes the item. Idempotent: a repeat returns `already_liked`."""
-        return await self._write("like", user_id, item_id, item_type, liked=True)
+    async def like(
+        self, user_id: int, item_id: int, item_type: str = "post", *, timeout: float | None = None
+    ) -> LikeResult:
+        """Record that `user_id` likes the item. Idempotent: a repeat returns `already_liked`.
 
-    async def unlike(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
+        `timeout` (seconds, every method takes it) bounds this call: the wait for a connection
+        (PoolTimeout, nothing written) and its statement, which is cancelled and rolled back when
+        the time runs out (StatementTimeout). One exception, so that one caller's deadline never
+        undoes another's write: with coalescing, a write already in a statement shared with other
+        calls is not cancelled; its caller gets StatementTimeout and the write may still be applied
+        (like and unlike are idempotent, so retrying is safe).
+        """
+        return await self._write("like", user_id, item_id, item_type, liked=True, timeout=timeout)
+
+    async def unlike(
+        self, user_id: int, item_id: int, item_type: str = "post", *, timeout: float | None = None
+    ) -> LikeResult:
         """Remove the user's like. Idempotent: unliking what is not liked returns `not_liked`."""
-        return await self._write("unlike", user_id, item_id, item_type, liked=False)
+        return await self._write("unlike", user_id, item_id, item_type, liked=False, timeout=timeout)
 
     async def _write(
-        self, operation: str, user_id: int, item_id: int, item_type: str, *, liked: bool
+        self, operation: str, user_id: int, item_id: int, item_type: str, *, liked: bool, timeout: Any
     ) -> LikeResult:
         started = time.perf_counter()
+        deadline = Deadline.start(timeout)
         # Validation, the rate limit and the type lookup run here, in the caller, so that a bad op
         # never joins (and fails) a batch. A call rejected here is not logged as an operation.
-        prepared = await self._run(None, self._core.prepare_write(user_id, item_id, item_type, liked=liked))
+        prepare = self._core.prepare_write(user_id, item_id, item_type, liked=liked)
+        prepared = await self._run(None, prepare, deadline=deadline)
         try:
             if isinstance(prepared, LikeResult):
                 return prepared
             if self._coalescer is None:
-                return await self._run(None, self._core.write_one(prepared))
-            return await self._coalescer.submit(prepared)
+                return await self._run(None, self._core.write_one(prepared), deadline=deadline)
+            return await self._coalescer.submit(prepared, deadline)
         finally:
             _log_duration(operation, started)
 
-    async def _write_batch(self, ops: list[WriteOp]) -> list[LikeResult]:
-        return await self._run(None, self._core.write_batch(ops))
+    async def _write_batch(self, ops: list[WriteOp], deadline: Deadline | None = None) -> list[LikeResult]:
+        return await self._run(None, self._core.write_batch(ops), deadline=deadline)
 
-    async def count(self, item_id: int, item_type: str = "post") -> int:
+    async def count(self, item_id: int, item_type: str = "post", *, timeout: float | None = None) -> int:
         """The item's like count; 0 for an item never liked."""
-        return await self._run("count", self._core.count(item_id, item_type))
+        deadline = Deadline.start(timeout)
+        return await self._run("count", self._core.count(item_id, item_type), deadline=deadline)
 
-    async def counts(self, items: Any) -> dict[Item, int]:
+    async def counts(self, items: Any, *, timeout: float | None = None) -> dict[Item, int]:
         """Counts of many `(item_id, item_type)` items in one query; every asked item is a key."""
-        return await self._run("counts", self._core.counts(items))
+        return await self._run("counts", self._core.counts(items), deadline=Deadline.start(timeout))
 
-    async def has_liked(self, user_id: int, item_ids: Any, item_type: str = "post") -> dict[int, bool]:
+    async def has_liked(
+        self, user_id: int, item_ids: Any, item_type: str = "post", *, timeout: float | None = None
+    ) -> dict[int, bool]:
         """Which of `item_ids` (of one type) the user currently likes; every asked id is a key."""
-        return await self._run("has_liked", self._core.has_liked(user_id, item_ids, item_type))
+        deadline = Deadline.start(timeout)
+        return await self._run(
+            "has_liked", self._core.has_liked(user_id, item_ids, item_type), deadline=deadline
+        )
 
-    async def apply_events(self, events: Any) -> BulkResult:
+    async def apply_events(self, events: Any, *, timeout: float | None = None) -> BulkResult:
         """Apply `(user_id, item_id, item_type, "like" | "unlike")` events in order, as one statement.
 
         For each key the last action wins. Not rate limited: this is the bulk path (replays, imports).
         """
-        return await self._run("apply_events", self._core.apply_events(events))
+        deadline = Deadline.start(timeout)
+        return await self._run("apply_events", self._core.apply_events(events), deadline=deadline)
 
-    async def like_many(self, pairs: Any, item_type: str = "post") -> BulkResult:
+    async def like_many(
+        self, pairs: Any, item_type: str = "post", *, timeout: float | None = None
+    ) -> BulkResult:
         """Like many `(user_id, item_id)` pairs of one type in one statement."""
-        return await self._run("like_many", self._core.set_many(pairs, item_type, liked=True))
+        deadline = Deadline.start(timeout)
+        return await self._run(
+            "like_many", self._core.set_many(pairs, item_type, liked=True), deadline=deadline
+        )
 
-    async def unlike_many(self, pairs: Any, item_type: str = "post") -> BulkResult:
+    async def unlike_many(
+        self, pairs: Any, item_type: str = "post", *, timeout: float | None = None
+    ) -> BulkResult:
         """Unlike many `(user_id, item_id)` pairs of one type in one statement."""
-        return await self._run("unlike_many", self._core.set_many(pairs, item_type, liked=False))
+        plan = self._core.set_many(pairs, item_type, liked=False)
+        return await self._run("unlike_many", plan, deadline=Deadline.start(timeout))
 
     async def health(self, timeout: float = 2.0) -> Health:
         """Check the database and the schema. Database failures are reported in the result, never
@@ -266,7 +308,8 @@ class AsyncLikeCounter:
         timeout = check_seconds(timeout, "timeout")
         started = time.perf_counter()
         try:
-            version = await self._run("health", self._core.schema_version(), timeout=timeout, open=False)
+            deadline = Deadline.start(timeout)
+            version = await self._run("health", self._core.schema_version(), deadline=deadline, open=False)
         except Exception as exc:
             return self._core.health_report(version=None, latency_s=None, pool=self._pool_stats(), error=exc)
         elapsed = time.perf_counter() - started
@@ -320,7 +363,7 @@ class AsyncLikeCounter:
         plan: Plan[T],
         *,
         transaction: bool = False,
-        timeout: float | None = None,
+        deadline: Deadline | None = None,
         open: bool = True,
     ) -> T:
         try:
@@ -332,7 +375,7 @@ class AsyncLikeCounter:
         elif not open and self._owns_pool and not self._opened and not self._closed:
             # health() on a counter that never opened: open the pool only, without migrating.
             await self._pool.open(wait=False)
-        return await self._execute(operation, plan, query, transaction=transaction, timeout=timeout)
+        return await self._execute(operation, plan, query, transaction=transaction, deadline=deadline)
 
     async def _run_paged(self, operation: str, plan: Paged[T]) -> T:
         """Drive a paged plan: each Query runs on its own in autocommit, each Transaction as one
@@ -364,22 +407,31 @@ class AsyncLikeCounter:
         query: Query | None = None,
         *,
         transaction: bool = False,
-        timeout: float | None = None,
+        deadline: Deadline | None = None,
     ) -> T:
         if query is None:
             query = next(plan)
         started = time.perf_counter()
+        # The call's deadline bounds the pool wait when it is the shorter of the two.
+        by_call = deadline is not None and deadline.remaining() < self._pool.timeout
         try:
-            async with self._connection(timeout) as conn:
+            async with self._connection(remaining(deadline) if by_call else None) as conn:
                 if transaction:
                     async with conn.transaction():
-                        return await _drive(conn, plan, query, retry=False)
-                return await _drive(conn, plan, query, retry=True)
+                        return await _drive_within(
+                            conn, plan, query, retry=False, timeout=remaining(deadline)
+                        )
+                return await _drive_within(conn, plan, query, retry=True, timeout=remaining(deadline))
         except LikeCounterError:
             raise
         except Exception as exc:
-            waited = timeout if timeout is not None else self._pool.timeout
-            translated = translate(exc, secrets=self._settings.secrets, pool_timeout=waited)
+            translated = translate(
+                exc,
+                secrets=self._settings.secrets,
+                pool_timeout=deadline.seconds if by_call and deadline else self._pool.timeout,
+                call_timeout=deadline.seconds if deadline else None,
+                statement_timeout=self._settings.statement_timeout,
+            )
             if translated is exc:
                 raise
             raise translated from exc
@@ -406,6 +458,17 @@ def _log_duration(operation: str | None, started: float) -> None:
     """DEBUG logging: one record per public operation, with its wall time."""
     if operation is not None and logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s took %.3f ms", operation, (time.perf_counter() - started) * 1000)
+
+
+async def _drive_within(
+    conn: psycopg.AsyncConnection[Any], plan: Plan[T], query: Query, *, retry: bool, timeout: float | None
+) -> T:
+    """`_drive`, with the plan's statements cancelled in the server if they run past `timeout`."""
+    if timeout is None:
+        return await _drive(conn, plan, query, retry=retry)
+    # Cancelling the task makes psycopg cancel the statement in the server.  # async-only
+    return await asyncio.wait_for(_drive(conn, plan, query, retry=retry), timeout)  # async-only
+    # sync-only: with cancel_after(conn, timeout): return _drive(conn, plan, query, retry=retry)
 
 
 async def _drive(conn: psycopg.AsyncConnection[Any], plan: Plan[T], query: Query, *, retry: bool) -> T:

@@ -8,16 +8,24 @@ still writing), runs them as one statement, and hands every op in the batch its 
 statement's error. A leader keeps going until its own op is done, then passes the lead to the
 oldest waiting op, if any. So a lone caller runs its statement at once (it pays no linger), while
 under load each round trip carries every op that queued up while the previous ones were in flight.
+
+A caller's deadline (`timeout=`) never cancels other callers' ops: an op still queued when its
+deadline passes is withdrawn (PoolTimeout, nothing written); an op in a statement of its own is
+cancelled with it; an op in a statement shared with others is left to complete, and its caller gets
+StatementTimeout. A leader whose batch holds other callers' ops runs it to the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 from ._core import WriteOp
+from ._deadline import Deadline
+from ._errors import LikeCounterError, queued_timeout, shared_statement_timeout
 from ._results import LikeResult
 
 
@@ -41,7 +49,7 @@ class AsyncCoalescer:
 
     def __init__(
         self,
-        execute: Callable[[list[WriteOp]], Awaitable[list[LikeResult]]],
+        execute: Callable[[list[WriteOp], Deadline | None], Awaitable[list[LikeResult]]],
         *,
         max_batch: int,
         max_inflight: int,
@@ -58,7 +66,7 @@ class AsyncCoalescer:
         self._leaders = 0
         self._flushing = 0
 
-    async def submit(self, op: WriteOp) -> LikeResult:
+    async def submit(self, op: WriteOp, deadline: Deadline | None = None) -> LikeResult:
         """Run `op` in the next batch that can take it; return its own result."""
         waiter = _Waiter(op)
         with self._mutex:
@@ -67,26 +75,46 @@ class AsyncCoalescer:
                 self._leaders += 1
                 waiter.leader = True
         try:
-            await self._wait(waiter, lambda: waiter.done or waiter.leader)
+            in_time = await self._wait(waiter, lambda: waiter.done or waiter.leader, deadline)
         except BaseException:
             # Cancelled while queued: an op no batch has taken is withdrawn (it was never sent),
             # and a lead handed over meanwhile is handed on, so no slot is lost.
-            with self._mutex:
-                if waiter in self._queue:
-                    self._queue.remove(waiter)
+            self._withdraw(waiter)
             if waiter.leader:
                 self._hand_on()
             raise
+        if not in_time:
+            withdrawn = self._withdraw(waiter)
+            if not waiter.done:
+                if waiter.leader:
+                    self._hand_on()
+                raise self._timed_out(deadline, withdrawn)
         if waiter.leader:  # even when another batch did its op: _lead hands the lead on
-            await self._lead(waiter)
+            await self._lead(waiter, deadline)
         if waiter.error is not None:
             raise waiter.error
         assert waiter.result is not None
         return waiter.result
 
-    async def _lead(self, me: _Waiter) -> None:
+    def _withdraw(self, waiter: _Waiter) -> bool:
+        """Take a waiter's op out of the queue if no batch has taken it yet; whether it was there."""
+        with self._mutex:
+            if waiter in self._queue:
+                self._queue.remove(waiter)
+                return True
+        return False
+
+    def _timed_out(self, deadline: Deadline | None, withdrawn: bool) -> LikeCounterError:
+        assert deadline is not None
+        if withdrawn:
+            return queued_timeout(deadline.seconds, self._max_inflight)
+        return shared_statement_timeout(deadline.seconds)
+
+    async def _lead(self, me: _Waiter, deadline: Deadline | None) -> None:
         try:
             while not me.done:
+                if deadline is not None and deadline.expired() and self._withdraw(me):
+                    raise self._timed_out(deadline, withdrawn=True)
                 if self._linger_s and self._flushing:
                     # Other batches are in flight: give this one a moment to fill up.
                     await asyncio.sleep(self._linger_s)
@@ -95,22 +123,24 @@ class AsyncCoalescer:
                 if not batch:
                     # Every queued op's key is being written by another batch (mine, perhaps, is in
                     # it): wait until that batch ends and frees my key, or has done my op.
-                    await self._wait(me, lambda: me.done or me.op.key not in self._writing)
+                    if not await self._wait(me, lambda: me.done or me.op.key not in self._writing, deadline):
+                        withdrawn = self._withdraw(me)
+                        if not me.done:
+                            raise self._timed_out(deadline, withdrawn)
                     continue
                 if len(batch) == 1 and batch[0] is me:
-                    # Only my op: a cancel may stop the statement itself (PostgreSQL then rolls it
-                    # back), as it would without coalescing.
-                    await self._flush(batch)
+                    # Only my op: a cancel or my deadline may stop the statement itself (PostgreSQL
+                    # then rolls it back), as it would without coalescing.
+                    await self._flush(batch, deadline)
                 else:
-                    # Shielded: if this leader is cancelled, the batch still completes and every
-                    # other caller in it gets its result. (My own op may then be applied too.)
-                    await asyncio.shield(self._flush(batch))
+                    # Shielded, and with no deadline: if this leader is cancelled, the batch still
+                    # completes and every other caller in it gets its result. (My own op may then
+                    # be applied too.)
+                    await asyncio.shield(self._flush(batch, None))
         except BaseException:
             # Cancelled (or failed) while my op still waits in the queue: withdraw it, so that it
             # is not sent later on behalf of a caller who is gone.
-            with self._mutex:
-                if me in self._queue:
-                    self._queue.remove(me)
+            self._withdraw(me)
             raise
         finally:
             self._hand_on()
@@ -130,14 +160,18 @@ class AsyncCoalescer:
             successor.event.set()
 
     @staticmethod
-    async def _wait(waiter: _Waiter, condition: Callable[[], bool]) -> None:
-        """Wait until `condition()` holds. Whoever changes the waiter's state sets its event after,
-        so clearing the event before each check can never lose a wake-up."""
+    async def _wait(waiter: _Waiter, condition: Callable[[], bool], deadline: Deadline | None = None) -> bool:
+        """Wait until `condition()` holds (True), or the deadline passes (False). Whoever changes the
+        waiter's state sets its event after, so clearing the event before each check can never lose
+        a wake-up."""
         while True:
             waiter.event.clear()
             if condition():
-                return
-            await waiter.event.wait()
+                return True
+            if deadline is None:
+                await waiter.event.wait()
+            elif not await _wait_event(waiter.event, deadline.at - time.monotonic()):
+                return condition()
 
     def _take(self) -> list[_Waiter]:
         """The oldest queued ops whose keys are free, one per key (called under the mutex)."""
@@ -160,9 +194,9 @@ class AsyncCoalescer:
             self._flushing += 1
         return batch
 
-    async def _flush(self, batch: list[_Waiter]) -> None:
+    async def _flush(self, batch: list[_Waiter], deadline: Deadline | None) -> None:
         try:
-            results = await self._execute([waiter.op for waiter in batch])
+            results = await self._execute([waiter.op for waiter in batch], deadline)
         except BaseException as exc:  # every caller in the failed statement gets its error
             for waiter in batch:
                 waiter.error = exc
@@ -177,3 +211,15 @@ class AsyncCoalescer:
                 idle_leaders = [waiter for waiter in self._queue if waiter.leader]
             for waiter in (*batch, *idle_leaders):
                 waiter.event.set()
+
+
+async def _wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait at most `seconds` for the event; whether it was set."""
+    if seconds <= 0:
+        return event.is_set()
+    try:  # async-only
+        await asyncio.wait_for(event.wait(), seconds)  # async-only
+    except asyncio.TimeoutError:  # async-only
+        return False  # async-only
+    return True  # async-only
+    # sync-only: return event.wait(seconds)

@@ -48,6 +48,7 @@ class Settings:
     max_pool_size: int = 10
     pool_timeout: float = 5.0
     connect_timeout: float = 5.0
+    statement_timeout: float | None = None
     debug: bool = False
     coalesce: bool = True
     coalesce_max_batch: int = 256
@@ -67,6 +68,8 @@ class Settings:
             raise InvalidInput("max_pool_size must be >= min_pool_size")
         check_seconds(self.pool_timeout, "pool_timeout")
         check_seconds(self.connect_timeout, "connect_timeout")
+        if self.statement_timeout is not None:
+            check_seconds(self.statement_timeout, "statement_timeout")
         if (
             type(self.bootstrap) is not bool
             or type(self.debug) is not bool
@@ -257,10 +260,28 @@ def pool_options(settings: Settings, dsn: str, name: str) -> dict[str, Any]:
         "timeout": settings.pool_timeout,
         "name": name,
         "open": False,
-        # Every like is one statement; autocommit makes it one round trip with no BEGIN/COMMIT.
-        # libpq's connect_timeout is whole seconds, at least 2.
-        "kwargs": {"autocommit": True, "connect_timeout": max(2, round(settings.connect_timeout))},
+        "kwargs": connection_options(settings, dsn, name),
     }
+
+
+def connection_options(settings: Settings, dsn: str, name: str) -> dict[str, Any]:
+    """libpq parameters added to the DSN's for each pool connection."""
+    params = pg_conninfo.conninfo_to_dict(dsn)
+    # Every like is one statement; autocommit makes it one round trip with no BEGIN/COMMIT.
+    # libpq's connect_timeout is whole seconds, at least 2.
+    options: dict[str, Any] = {
+        "autocommit": True,
+        "connect_timeout": max(2, round(settings.connect_timeout)),
+    }
+    if not params.get("application_name"):
+        # Names the counter's sessions in pg_stat_activity (a DSN's own name wins).
+        options["application_name"] = name
+    if settings.statement_timeout is not None:
+        # Set at connection start-up: no extra round trip. Added to the DSN's own options, if any.
+        milliseconds = max(1, round(settings.statement_timeout * 1000))
+        own = str(params.get("options") or "").strip()
+        options["options"] = f"{own} -c statement_timeout={milliseconds}".strip()
+    return options
 
 
 def enable_debug_logging(logger: logging.Logger) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 import psycopg
@@ -88,11 +89,26 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+# A write whose connection broke before the reply came may or may not have been committed.
+_RETRY_IS_SAFE = (
+    "If the call was a write, it may or may not have been committed; like, unlike and the bulk "
+    "methods are idempotent (a repeat changes nothing), so it is safe to retry"
+)
+
+
 def translate(
-    exc: BaseException, *, secrets: Iterable[str] = (), pool_timeout: float | None = None
+    exc: BaseException,
+    *,
+    secrets: Iterable[str] = (),
+    pool_timeout: float | None = None,
+    call_timeout: float | None = None,
+    statement_timeout: float | None = None,
 ) -> Exception:
     """Map a driver or pool exception to its likecounter class, with secrets removed from the text.
 
+    `pool_timeout` is how long the call waited for a connection; `call_timeout` the call's own
+    `timeout=` when there was one (it then bounded the wait and the statement), and
+    `statement_timeout` the counter's option; they only shape the messages.
     Errors that are already ours pass through unchanged; anything unknown is returned as is.
     """
     if isinstance(exc, LikeCounterError):
@@ -101,21 +117,26 @@ def translate(
     detail = _scrub(str(exc).strip() or type(exc).__name__, secrets)
     if isinstance(exc, psycopg_pool.PoolTimeout):
         waited = f" within {pool_timeout:g} s" if pool_timeout is not None else ""
+        if call_timeout is not None and pool_timeout is not None and call_timeout <= pool_timeout:
+            hint = (
+                f"the call's timeout={call_timeout:g} ran out; pass a larger timeout= or raise max_pool_size"
+            )
+        else:
+            hint = "raise pool_timeout or max_pool_size"
         return PoolTimeout(
             f"no database connection was available{waited}: the server may be down or every pool "
-            f"connection busy (raise pool_timeout or max_pool_size). Driver said: {detail}"
+            f"connection busy ({hint}). Nothing was written. Driver said: {detail}"
         )
-    if isinstance(exc, psycopg.errors.QueryCanceled):
-        return StatementTimeout(
-            f"the statement was cancelled by PostgreSQL (statement_timeout or a cancel): {detail}"
-        )
+    if isinstance(exc, psycopg.errors.QueryCanceled | asyncio.TimeoutError):
+        return _cancelled(detail, call_timeout, statement_timeout)
     if isinstance(exc, psycopg.errors.UndefinedTable):
         return SchemaError(
             f"the likecounter tables are missing ({detail.splitlines()[0]}); open the counter with "
             "bootstrap=True or run `likecounter init`"
         )
-    if isinstance(exc, psycopg.errors.TransactionRollback):
-        # Deadlock or serialization failure: the statement was rolled back whole.
+    if isinstance(exc, psycopg.Error) and str(exc.sqlstate or "").startswith("40"):
+        # Class 40, transaction rollback: deadlock or serialization failure. psycopg does not make
+        # DeadlockDetected a subclass of TransactionRollback, so the SQLSTATE class decides.
         return DatabaseError(
             f"a concurrent transaction conflicted with this one and it was rolled back; "
             f"it is safe to retry: {detail}"
@@ -124,7 +145,49 @@ def translate(
         # Before OperationalError, which PoolClosed subclasses.
         return DatabaseUnavailable(f"the counter is closed: {detail}")
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-        return DatabaseUnavailable(f"the database is unavailable: {detail}")
+        # Connection failures, and the server ending the session (pg_terminate_backend, shutdown).
+        return DatabaseUnavailable(
+            f"the database is unavailable or the connection broke: {detail}. {_RETRY_IS_SAFE}"
+        )
     if isinstance(exc, psycopg.Error):
         return DatabaseError(f"the database refused the operation: {detail}")
     return exc  # type: ignore[return-value]
+
+
+def _cancelled(detail: str, call_timeout: float | None, statement_timeout: float | None) -> StatementTimeout:
+    if "statement timeout" in detail:
+        limit = f" ({statement_timeout:g} s)" if statement_timeout is not None else ""
+        return StatementTimeout(
+            f"the statement ran longer than statement_timeout{limit} and PostgreSQL cancelled it; "
+            "a cancelled statement is rolled back whole. Raise the statement_timeout option, or look "
+            f"for what held it up (a lock held by another session). Driver said: {detail}"
+        )
+    if call_timeout is not None:
+        return StatementTimeout(
+            f"the call's timeout={call_timeout:g} s ran out while its statement ran, and the "
+            "statement was cancelled; a cancelled statement is rolled back whole (if the cancel came "
+            "too late, it was committed: like and unlike are idempotent, so it is safe to retry). "
+            f"Pass a larger timeout= to wait longer. Driver said: {detail}"
+        )
+    return StatementTimeout(
+        f"the statement was cancelled by PostgreSQL (statement_timeout or a cancel request): {detail}"
+    )
+
+
+def queued_timeout(call_timeout: float, inflight: int) -> PoolTimeout:
+    """A coalesced write whose timeout ran out before any statement took it: it was withdrawn."""
+    return PoolTimeout(
+        f"the call's timeout={call_timeout:g} s ran out while its write waited for one of the "
+        f"{inflight} statement slot(s) (coalesce_max_inflight); it was withdrawn and nothing was "
+        "written. Pass a larger timeout=, or raise max_pool_size or coalesce_max_inflight"
+    )
+
+
+def shared_statement_timeout(call_timeout: float) -> StatementTimeout:
+    """A coalesced write whose timeout ran out while its op was in a statement shared with others."""
+    return StatementTimeout(
+        f"the call's timeout={call_timeout:g} s ran out while its write was in a statement shared "
+        "with other calls; that statement is not cancelled (it carries their writes too), so this "
+        "write may still be applied. Like and unlike are idempotent: it is safe to retry, or to read "
+        "the state back. Pass a larger timeout=, or set statement_timeout to bound every statement"
+    )

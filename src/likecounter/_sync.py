@@ -33,6 +33,7 @@ from ._core import (
     pool_stats,
     single,
 )
+from ._deadline import Deadline, cancel_after, remaining
 from ._errors import InvalidInput, LikeCounterError, translate
 from ._results import BulkResult, Health, Item, LikeResult, PoolStats, ReconcileReport, VerifyReport
 from ._sync_coalesce import Coalescer
@@ -57,6 +58,10 @@ class LikeCounter:
             counter.count(456)        # 1
 
     With `bootstrap=True` (the default) the schema's migrations are applied when the counter opens.
+
+    Deadlines: `pool_timeout` bounds each wait for a pool connection (PoolTimeout); the
+    `statement_timeout` option bounds every statement on the server (StatementTimeout); and every
+    method takes `timeout=` seconds for that call alone, bounding both (see `like`).
     """
 
     def __init__(
@@ -72,6 +77,7 @@ class LikeCounter:
         max_pool_size: int = 10,
         pool_timeout: float = 5.0,
         connect_timeout: float = 5.0,
+        statement_timeout: float | None = None,
         debug: bool = False,
         coalesce: bool = True,
         coalesce_max_batch: int = 256,
@@ -84,6 +90,10 @@ class LikeCounter:
             raise InvalidInput("pass exactly one of `dsn` or `pool=`")
         if pool is not None and not isinstance(pool, ConnectionPool):
             raise InvalidInput(f"pool must be a psycopg_pool.ConnectionPool, not {type(pool).__name__}")
+        if pool is not None and statement_timeout is not None:
+            raise InvalidInput(
+                "statement_timeout applies to a pool the counter builds; set it on your own pool"
+            )
         normalized = _config.normalize_dsn(dsn) if dsn is not None else None
         settings = _config.Settings(
             schema=schema,
@@ -94,6 +104,7 @@ class LikeCounter:
             max_pool_size=max_pool_size,
             pool_timeout=pool_timeout,
             connect_timeout=connect_timeout,
+            statement_timeout=statement_timeout,
             debug=debug,
             coalesce=coalesce,
             coalesce_max_batch=coalesce_max_batch,
@@ -205,59 +216,80 @@ class LikeCounter:
 
     # -- the API ------------------------------------------------------------------------------------
 
-    def like(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
-        """Record that `user_id` likes the item. Idempotent: a repeat returns `already_liked`."""
-        return self._write("like", user_id, item_id, item_type, liked=True)
+    def like(
+        self, user_id: int, item_id: int, item_type: str = "post", *, timeout: float | None = None
+    ) -> LikeResult:
+        """Record that `user_id` likes the item. Idempotent: a repeat returns `already_liked`.
 
-    def unlike(self, user_id: int, item_id: int, item_type: str = "post") -> LikeResult:
+        `timeout` (seconds, every method takes it) bounds this call: the wait for a connection
+        (PoolTimeout, nothing written) and its statement, which is cancelled and rolled back when
+        the time runs out (StatementTimeout). One exception, so that one caller's deadline never
+        undoes another's write: with coalescing, a write already in a statement shared with other
+        calls is not cancelled; its caller gets StatementTimeout and the write may still be applied
+        (like and unlike are idempotent, so retrying is safe).
+        """
+        return self._write("like", user_id, item_id, item_type, liked=True, timeout=timeout)
+
+    def unlike(
+        self, user_id: int, item_id: int, item_type: str = "post", *, timeout: float | None = None
+    ) -> LikeResult:
         """Remove the user's like. Idempotent: unliking what is not liked returns `not_liked`."""
-        return self._write("unlike", user_id, item_id, item_type, liked=False)
+        return self._write("unlike", user_id, item_id, item_type, liked=False, timeout=timeout)
 
     def _write(
-        self, operation: str, user_id: int, item_id: int, item_type: str, *, liked: bool
+        self, operation: str, user_id: int, item_id: int, item_type: str, *, liked: bool, timeout: Any
     ) -> LikeResult:
         started = time.perf_counter()
+        deadline = Deadline.start(timeout)
         # Validation, the rate limit and the type lookup run here, in the caller, so that a bad op
         # never joins (and fails) a batch. A call rejected here is not logged as an operation.
-        prepared = self._run(None, self._core.prepare_write(user_id, item_id, item_type, liked=liked))
+        prepare = self._core.prepare_write(user_id, item_id, item_type, liked=liked)
+        prepared = self._run(None, prepare, deadline=deadline)
         try:
             if isinstance(prepared, LikeResult):
                 return prepared
             if self._coalescer is None:
-                return self._run(None, self._core.write_one(prepared))
-            return self._coalescer.submit(prepared)
+                return self._run(None, self._core.write_one(prepared), deadline=deadline)
+            return self._coalescer.submit(prepared, deadline)
         finally:
             _log_duration(operation, started)
 
-    def _write_batch(self, ops: list[WriteOp]) -> list[LikeResult]:
-        return self._run(None, self._core.write_batch(ops))
+    def _write_batch(self, ops: list[WriteOp], deadline: Deadline | None = None) -> list[LikeResult]:
+        return self._run(None, self._core.write_batch(ops), deadline=deadline)
 
-    def count(self, item_id: int, item_type: str = "post") -> int:
+    def count(self, item_id: int, item_type: str = "post", *, timeout: float | None = None) -> int:
         """The item's like count; 0 for an item never liked."""
-        return self._run("count", self._core.count(item_id, item_type))
+        deadline = Deadline.start(timeout)
+        return self._run("count", self._core.count(item_id, item_type), deadline=deadline)
 
-    def counts(self, items: Any) -> dict[Item, int]:
+    def counts(self, items: Any, *, timeout: float | None = None) -> dict[Item, int]:
         """Counts of many `(item_id, item_type)` items in one query; every asked item is a key."""
-        return self._run("counts", self._core.counts(items))
+        return self._run("counts", self._core.counts(items), deadline=Deadline.start(timeout))
 
-    def has_liked(self, user_id: int, item_ids: Any, item_type: str = "post") -> dict[int, bool]:
+    def has_liked(
+        self, user_id: int, item_ids: Any, item_type: str = "post", *, timeout: float | None = None
+    ) -> dict[int, bool]:
         """Which of `item_ids` (of one type) the user currently likes; every asked id is a key."""
-        return self._run("has_liked", self._core.has_liked(user_id, item_ids, item_type))
+        deadline = Deadline.start(timeout)
+        return self._run("has_liked", self._core.has_liked(user_id, item_ids, item_type), deadline=deadline)
 
-    def apply_events(self, events: Any) -> BulkResult:
+    def apply_events(self, events: Any, *, timeout: float | None = None) -> BulkResult:
         """Apply `(user_id, item_id, item_type, "like" | "unlike")` events in order, as one statement.
 
         For each key the last action wins. Not rate limited: this is the bulk path (replays, imports).
         """
-        return self._run("apply_events", self._core.apply_events(events))
+        deadline = Deadline.start(timeout)
+        return self._run("apply_events", self._core.apply_events(events), deadline=deadline)
 
-    def like_many(self, pairs: Any, item_type: str = "post") -> BulkResult:
+    def like_many(self, pairs: Any, item_type: str = "post", *, timeout: float | None = None) -> BulkResult:
         """Like many `(user_id, item_id)` pairs of one type in one statement."""
-        return self._run("like_many", self._core.set_many(pairs, item_type, liked=True))
+        deadline = Deadline.start(timeout)
+        return self._run("like_many", self._core.set_many(pairs, item_type, liked=True), deadline=deadline)
 
-    def unlike_many(self, pairs: Any, item_type: str = "post") -> BulkResult:
+    def unlike_many(self, pairs: Any, item_type: str = "post", *, timeout: float | None = None) -> BulkResult:
         """Unlike many `(user_id, item_id)` pairs of one type in one statement."""
-        return self._run("unlike_many", self._core.set_many(pairs, item_type, liked=False))
+        plan = self._core.set_many(pairs, item_type, liked=False)
+        return self._run("unlike_many", plan, deadline=Deadline.start(timeout))
 
     def health(self, timeout: float = 2.0) -> Health:
         """Check the database and the schema. Database failures are reported in the result, never
@@ -265,7 +297,8 @@ class LikeCounter:
         timeout = check_seconds(timeout, "timeout")
         started = time.perf_counter()
         try:
-            version = self._run("health", self._core.schema_version(), timeout=timeout, open=False)
+            deadline = Deadline.start(timeout)
+            version = self._run("health", self._core.schema_version(), deadline=deadline, open=False)
         except Exception as exc:
             return self._core.health_report(version=None, latency_s=None, pool=self._pool_stats(), error=exc)
         elapsed = time.perf_counter() - started
@@ -319,7 +352,7 @@ class LikeCounter:
         plan: Plan[T],
         *,
         transaction: bool = False,
-        timeout: float | None = None,
+        deadline: Deadline | None = None,
         open: bool = True,
     ) -> T:
         try:
@@ -331,7 +364,7 @@ class LikeCounter:
         elif not open and self._owns_pool and not self._opened and not self._closed:
             # health() on a counter that never opened: open the pool only, without migrating.
             self._pool.open(wait=False)
-        return self._execute(operation, plan, query, transaction=transaction, timeout=timeout)
+        return self._execute(operation, plan, query, transaction=transaction, deadline=deadline)
 
     def _run_paged(self, operation: str, plan: Paged[T]) -> T:
         """Drive a paged plan: each Query runs on its own in autocommit, each Transaction as one
@@ -363,22 +396,29 @@ class LikeCounter:
         query: Query | None = None,
         *,
         transaction: bool = False,
-        timeout: float | None = None,
+        deadline: Deadline | None = None,
     ) -> T:
         if query is None:
             query = next(plan)
         started = time.perf_counter()
+        # The call's deadline bounds the pool wait when it is the shorter of the two.
+        by_call = deadline is not None and deadline.remaining() < self._pool.timeout
         try:
-            with self._connection(timeout) as conn:
+            with self._connection(remaining(deadline) if by_call else None) as conn:
                 if transaction:
                     with conn.transaction():
-                        return _drive(conn, plan, query, retry=False)
-                return _drive(conn, plan, query, retry=True)
+                        return _drive_within(conn, plan, query, retry=False, timeout=remaining(deadline))
+                return _drive_within(conn, plan, query, retry=True, timeout=remaining(deadline))
         except LikeCounterError:
             raise
         except Exception as exc:
-            waited = timeout if timeout is not None else self._pool.timeout
-            translated = translate(exc, secrets=self._settings.secrets, pool_timeout=waited)
+            translated = translate(
+                exc,
+                secrets=self._settings.secrets,
+                pool_timeout=deadline.seconds if by_call and deadline else self._pool.timeout,
+                call_timeout=deadline.seconds if deadline else None,
+                statement_timeout=self._settings.statement_timeout,
+            )
             if translated is exc:
                 raise
             raise translated from exc
@@ -405,6 +445,16 @@ def _log_duration(operation: str | None, started: float) -> None:
     """DEBUG logging: one record per public operation, with its wall time."""
     if operation is not None and logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s took %.3f ms", operation, (time.perf_counter() - started) * 1000)
+
+
+def _drive_within(
+    conn: psycopg.Connection[Any], plan: Plan[T], query: Query, *, retry: bool, timeout: float | None
+) -> T:
+    """`_drive`, with the plan's statements cancelled in the server if they run past `timeout`."""
+    if timeout is None:
+        return _drive(conn, plan, query, retry=retry)
+    with cancel_after(conn, timeout):
+        return _drive(conn, plan, query, retry=retry)
 
 
 def _drive(conn: psycopg.Connection[Any], plan: Plan[T], query: Query, *, retry: bool) -> T:

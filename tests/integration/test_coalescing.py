@@ -28,6 +28,7 @@ from psycopg import sql
 from likecounter import AsyncLikeCounter, DatabaseError, InvalidInput, LikeResult
 from likecounter._async_coalesce import AsyncCoalescer
 from likecounter._core import WriteOp
+from likecounter._deadline import Deadline
 from likecounter._sync_coalesce import Coalescer
 
 T = TypeVar("T")
@@ -110,18 +111,18 @@ def record_batches(counter: Any) -> BatchLog:
     execute = coalescer._execute
     log = BatchLog()
 
-    def recorded(ops: list[WriteOp]) -> list[LikeResult]:
+    def recorded(ops: list[WriteOp], deadline: Deadline | None) -> list[LikeResult]:
         try:
-            results: list[LikeResult] = execute(ops)
+            results: list[LikeResult] = execute(ops, deadline)
         except BaseException as exc:
             log.batches.append((list(ops), exc))
             raise
         log.batches.append((list(ops), results))
         return results
 
-    async def recorded_async(ops: list[WriteOp]) -> list[LikeResult]:
+    async def recorded_async(ops: list[WriteOp], deadline: Deadline | None) -> list[LikeResult]:
         try:
-            results: list[LikeResult] = await execute(ops)
+            results: list[LikeResult] = await execute(ops, deadline)
         except BaseException as exc:
             log.batches.append((list(ops), exc))
             raise
@@ -529,7 +530,7 @@ def test_a_caller_handed_the_lead_after_its_op_was_done_gives_the_lead_back(
     waiters: dict[WriteOp, Any] = {}
     waits: dict[WriteOp, int] = defaultdict(int)
 
-    def execute(ops: list[WriteOp]) -> list[LikeResult]:
+    def execute(ops: list[WriteOp], deadline: Deadline | None) -> list[LikeResult]:
         if a in ops:
             a_running.set()
             assert release_a.wait(10)
@@ -538,19 +539,20 @@ def test_a_caller_handed_the_lead_after_its_op_was_done_gives_the_lead_back(
     coalescer = Coalescer(execute, max_batch=8, max_inflight=2, linger_s=0)
     plain_wait = Coalescer._wait
 
-    def traced_wait(waiter: Any, condition: Callable[[], bool]) -> None:
+    def traced_wait(waiter: Any, condition: Callable[[], bool], deadline: Deadline | None = None) -> bool:
         waiters[waiter.op] = waiter
         waits[waiter.op] += 1
         if waiter.op == c and waits[c] == 2:  # C leads, but its key is A's: it waits
             c_idle.set()
-            plain_wait(waiter, condition)
+            in_time = plain_wait(waiter, condition, deadline)
             wait_until(lambda: waiters[w].leader)  # take W's op only once A handed W the lead
         elif waiter.op == w:
             w_queued.set()
-            plain_wait(waiter, condition)
+            in_time = plain_wait(waiter, condition, deadline)
             wait_until(lambda: waiters[w].done)  # W's thread runs again only once its op is done
         else:
-            plain_wait(waiter, condition)
+            in_time = plain_wait(waiter, condition, deadline)
+        return in_time
 
     monkeypatch.setattr(coalescer, "_wait", traced_wait)
     results: dict[WriteOp, LikeResult] = {}
@@ -578,7 +580,7 @@ def test_a_caller_handed_the_lead_after_its_op_was_done_gives_the_lead_back(
 async def test_a_cancelled_queued_call_does_not_take_a_leader_slot_with_it() -> None:
     gate = asyncio.Event()
 
-    async def execute(ops: list[WriteOp]) -> list[LikeResult]:
+    async def execute(ops: list[WriteOp], deadline: Deadline | None) -> list[LikeResult]:
         await gate.wait()
         return [LikeResult("liked", 1, True) for _ in ops]
 
@@ -603,7 +605,7 @@ async def test_a_cancelled_leader_withdraws_its_queued_op() -> None:
     gate = asyncio.Event()
     sent: list[WriteOp] = []
 
-    async def execute(ops: list[WriteOp]) -> list[LikeResult]:
+    async def execute(ops: list[WriteOp], deadline: Deadline | None) -> list[LikeResult]:
         sent.extend(ops)
         if any(op.user_id == 1 for op in ops):
             await gate.wait()

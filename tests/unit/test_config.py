@@ -11,6 +11,7 @@ from psycopg import conninfo
 from likecounter import InvalidInput
 from likecounter._config import (
     Settings,
+    connection_options,
     dsn_secrets,
     normalize_dsn,
     parse_bool,
@@ -236,8 +237,27 @@ def test_pool_options(given: float, expected: int) -> None:
         "timeout": 1.5,
         "name": "likecounter-x",
         "open": False,
-        "kwargs": {"autocommit": True, "connect_timeout": expected},
+        "kwargs": {"autocommit": True, "connect_timeout": expected, "application_name": "likecounter-x"},
     }
+
+
+def test_connection_options_name_the_sessions_and_set_statement_timeout() -> None:
+    settings = Settings(statement_timeout=0.25)
+    assert connection_options(settings, "postgresql://u@h/db", "likecounter-x") == {
+        "autocommit": True,
+        "connect_timeout": 5,
+        "application_name": "likecounter-x",
+        "options": "-c statement_timeout=250",
+    }
+    # The DSN's own application name wins, and its own options are kept.
+    dsn = "postgresql://u@h/db?application_name=web&options=-c%20search_path%3Dapp"
+    options = connection_options(settings, dsn, "likecounter-x")
+    assert "application_name" not in options
+    assert options["options"] == "-c search_path=app -c statement_timeout=250"
+    bad: Any
+    for bad in (0, -1, float("nan"), "1"):
+        with pytest.raises(InvalidInput, match="statement_timeout"):
+            Settings(statement_timeout=bad)
 
 
 def test_enable_debug_logging_sets_the_level() -> None:

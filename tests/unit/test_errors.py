@@ -58,6 +58,45 @@ def test_translate(driver_error: Exception, expected: type[LikeCounterError]) ->
     assert str(driver_error) in str(translated)
 
 
+@pytest.mark.parametrize(
+    "driver_error",
+    [
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+    ],
+)
+def test_a_rolled_back_transaction_is_a_database_error_not_an_outage(driver_error: Exception) -> None:
+    # psycopg does not derive DeadlockDetected from TransactionRollback: the SQLSTATE class decides.
+    translated = translate(driver_error)
+    assert type(translated) is DatabaseError
+    assert "safe to retry" in str(translated)
+
+
+def test_a_terminated_session_is_unavailable_and_says_a_retry_is_safe() -> None:
+    translated = translate(
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+    )
+    assert type(translated) is DatabaseUnavailable
+    assert "may or may not have been committed" in str(translated)
+    assert "idempotent" in str(translated) and "safe to retry" in str(translated)
+
+
+def test_timeout_messages_say_what_to_tune() -> None:
+    server_side = translate(
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), statement_timeout=0.25
+    )
+    assert type(server_side) is StatementTimeout
+    assert "statement_timeout (0.25 s)" in str(server_side)
+    by_call = translate(
+        psycopg.errors.QueryCanceled("canceling statement due to user request"), call_timeout=2
+    )
+    assert type(by_call) is StatementTimeout and "timeout=2 s" in str(by_call)
+    waited = translate(psycopg_pool.PoolTimeout("x"), pool_timeout=0.5, call_timeout=0.5)
+    assert type(waited) is PoolTimeout and "timeout=0.5" in str(waited) and "pool_timeout" not in str(waited)
+    pooled = translate(psycopg_pool.PoolTimeout("x"), pool_timeout=0.5, call_timeout=3.0)
+    assert "raise pool_timeout or max_pool_size" in str(pooled)
+
+
 def test_pool_timeout_message_names_the_wait() -> None:
     translated = translate(psycopg_pool.PoolTimeout("x"), pool_timeout=1.5)
     assert "within 1.5 s" in str(translated)
