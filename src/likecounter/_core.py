@@ -321,7 +321,7 @@ class Core:
         items that are hot (see `_hot`). Live writes count towards hotness; the bulk path only
         follows it, so a replay that repeats an item does not spread it."""
         hot = self.hot
-        if not hot.enabled:
+        if not hot.enabled or (not live and not hot.any_hot()):
             return [0] * len(writes)
         check = hot.observe if live else hot.is_hot
         flags = [liked and check((type_id, item_id)) for type_id, item_id, liked in writes]

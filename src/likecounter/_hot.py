@@ -77,6 +77,10 @@ class HotItems:
                 return True
             return self._is_hot(key, now)
 
+    def any_hot(self) -> bool:
+        """Whether any item may be hot (a cheap check before asking about many items)."""
+        return bool(self._hot_until)
+
     def is_hot(self, key: Key) -> bool:
         """Whether the item is hot, without counting a write."""
         with self._lock:

@@ -83,16 +83,19 @@ class Statements:
     def __init__(self, schema: str) -> None:
         self.schema = schema
         identifier = sql.Identifier(schema)
-        self._composed: dict[str, sql.Composed] = {
-            name: sql.SQL(text).format(schema=identifier) for name, text in named_queries().items()
+        # Rendered once: psycopg would otherwise join a Composed's parts on every execute. What is
+        # left is plain SQL text with only %(name)s placeholders, and the quoted schema in it.
+        self._rendered: dict[str, sql.SQL] = {
+            name: sql.SQL(sql.SQL(text).format(schema=identifier).as_string())
+            for name, text in named_queries().items()
         }
         self.table_names = {
             table: sql.Composed([identifier, sql.SQL("."), sql.Identifier(table)]).as_string()
             for table in ("schema_version", "likes", "counters", "item_types")
         }
 
-    def __getitem__(self, name: str) -> sql.Composed:
-        return self._composed[name]
+    def __getitem__(self, name: str) -> sql.SQL:
+        return self._rendered[name]
 
     @staticmethod
     def migration(migration: Migration) -> sql.SQL:

@@ -13,9 +13,11 @@ from typing import Any
 import psycopg
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 
 from likecounter import Health, InvalidInput, LikeResult
+from likecounter._core import MAX_SCAN_BATCH
 from likecounter._queries import latest_version
 
 from .. import fuzz
@@ -140,3 +142,78 @@ def test_constructor_options_build_a_working_counter_or_are_refused(
         counter.close()
         if schema != likecounter_schema:
             db.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+# -- the operations tools: verify, reconcile, erase_user ---------------------------------------------
+
+sizes = st.one_of(st.integers(-1, MAX_BATCH + 2), fuzz.hostile)
+OPERATION_ARGUMENTS: dict[str, st.SearchStrategy[tuple[Any, ...]]] = {
+    "verify": st.tuples(
+        sizes, st.sampled_from([None, print, 3, "x"]), st.one_of(st.integers(-1, 5), fuzz.hostile)
+    ),
+    "reconcile": st.tuples(sizes, st.sampled_from([None, print, 3, "x"])),
+    "erase_user": st.tuples(st.one_of(st.integers(0, 4), fuzz.hostile), st.one_of(st.none(), sizes)),
+}
+
+
+def _valid_size(value: Any, maximum: int) -> bool:
+    return type(value) is int and 1 <= value <= maximum
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    method=st.sampled_from(sorted(OPERATION_ARGUMENTS)),
+    data=st.data(),
+    arity=st.sampled_from(["all", "all", "all", "fewer", "more"]),
+)
+def test_operations_tools_do_their_job_or_refuse_without_writing(
+    method: str,
+    data: st.DataObject,
+    arity: str,
+    like_counter: Any,
+    snapshot: Callable[[], Snapshot],
+    invariants: Callable[[], None],
+    request: pytest.FixtureRequest,
+) -> None:
+    fuzz.tried(request.node.nodeid)
+    like_counter.like_many([(user, item) for user in (1, 2) for item in (1, 2)])
+    like_counter.like_many([(3, 1), (3, 2)])
+    args = data.draw(OPERATION_ARGUMENTS[method])
+    if arity == "fewer":
+        args = args[:1] if method != "erase_user" else ()
+    elif arity == "more":
+        args = (*args, None, None)
+    before = snapshot()
+    liked_before = _model(before).liked
+    outcome, value = fuzz.run_or_error(lambda: getattr(like_counter, method)(*args))
+    event(f"{method}: {outcome}")
+    if arity == "more" or (arity == "fewer" and method == "erase_user"):
+        assert_refused(value, "TypeError", (method, args), before, snapshot)
+        return
+    if method == "erase_user":
+        valid = fuzz.valid_id(args[0]) and (
+            len(args) < 2 or args[1] is None or _valid_size(args[1], MAX_BATCH)
+        )
+    else:
+        valid = _valid_size(args[0], MAX_SCAN_BATCH) and (
+            len(args) < 2 or args[1] is None or callable(args[1])
+        )
+        if method == "verify" and len(args) > 2:
+            valid = valid and type(args[2]) is int and args[2] >= 0
+    if not valid:
+        assert_refused(value, "InvalidInput", (method, args), before, snapshot)
+        return
+    assert outcome == "ok", f"{method}{args} raised {type(value).__name__}: {value}"
+    if method == "erase_user":
+        erased = {key for key in liked_before if key[0] == args[0]}
+        assert value == len(erased)
+        assert _model(snapshot()).liked == liked_before - erased
+        invariants()
+    else:
+        assert snapshot() == before  # nothing had drifted, so nothing changes
+        drift = value.drift_count if method == "verify" else value.items_fixed
+        assert drift == 0
