@@ -31,7 +31,7 @@ WORDS = [
     ("AsyncLikeCounter", "LikeCounter"),
     ("AsyncCoalescer", "Coalescer"),
     ("_async_coalesce", "_sync_coalesce"),
-    ("asyncio.Event", "threading.Event"),
+    ("asyncio.Event", "ThreadSignal"),  # a lighter threading.Event, see _signal.py
     ("asyncio.sleep", "time.sleep"),
     ("Awaitable[list[LikeResult]]", "list[LikeResult]"),  # a sync callback returns its value
     ("AsyncConnectionPool", "ConnectionPool"),

@@ -28,6 +28,8 @@ from ._deadline import Deadline
 from ._errors import LikeCounterError, queued_timeout, shared_statement_timeout
 from ._results import LikeResult
 
+# sync-only: from ._signal import ThreadSignal
+
 
 class _Waiter:
     __slots__ = ("error", "event", "leader", "op", "result")

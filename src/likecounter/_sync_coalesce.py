@@ -15,6 +15,7 @@ from ._core import WriteOp
 from ._deadline import Deadline
 from ._errors import LikeCounterError, queued_timeout, shared_statement_timeout
 from ._results import LikeResult
+from ._signal import ThreadSignal
 
 
 class _Waiter:
@@ -22,7 +23,7 @@ class _Waiter:
 
     def __init__(self, op: WriteOp) -> None:
         self.op = op
-        self.event = threading.Event()  # set when the op is done, or when it is handed the lead
+        self.event = ThreadSignal()  # set when the op is done, or when it is handed the lead
         self.leader = False
         self.result: LikeResult | None = None
         self.error: BaseException | None = None
@@ -201,7 +202,7 @@ class Coalescer:
                 waiter.event.set()
 
 
-def _wait_event(event: threading.Event, seconds: float) -> bool:
+def _wait_event(event: ThreadSignal, seconds: float) -> bool:
     """Wait at most `seconds` for the event; whether it was set."""
     if seconds <= 0:
         return event.is_set()
