@@ -6,9 +6,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+# Every migration of the source tree must ship: a missing one would leave new installs a version
+# behind the code.
 REQUIRED = [
     "likecounter/sql/queries.sql",
-    "likecounter/sql/migrations/0001_init.sql",
+    *sorted(
+        f"likecounter/sql/migrations/{path.name}" for path in (ROOT / "sql" / "migrations").glob("*.sql")
+    ),
     "likecounter/data/cofacts-likes.csv.gz",
     "likecounter/data/cofacts-expected-counts.csv.gz",
     "likecounter/py.typed",
