@@ -77,11 +77,11 @@ def batch_script(schema: Schema, size: int = BULK_STEP) -> str:
         "write_batch",
         schema,
         {
-            "%(user_ids)s": ids(USERS),
-            "%(item_ids)s": ids(ITEMS),
-            "%(type_ids)s": f"array_fill({schema.type_id}::smallint, ARRAY[{size}])",
-            "%(is_like)s": f"array_fill(true, ARRAY[{size}])",
-            "%(shards)s": f"array_fill(0::smallint, ARRAY[{size}])",
+            "%(user_ids)b": ids(USERS),
+            "%(item_ids)b": ids(ITEMS),
+            "%(type_ids)b": f"array_fill({schema.type_id}::smallint, ARRAY[{size}])",
+            "%(is_like)b": f"array_fill(true, ARRAY[{size}])",
+            "%(shards)b": f"array_fill(0::smallint, ARRAY[{size}])",
         },
     )
 

@@ -1,6 +1,8 @@
 -- Named queries of likecounter. Each starts with a `-- name: NAME` header and runs to the next one.
 -- `{schema}` is replaced by the quoted schema identifier (psycopg.sql.Identifier) when a counter is
 -- built; every value is passed as a bound parameter. Braces are reserved for that placeholder.
+-- Array parameters are marked %(name)b: psycopg sends them in binary. In text it checks each element
+-- against a regular expression for quoting, about a tenth of a 1,000-key bulk step's time.
 
 -- name: create_schema
 CREATE SCHEMA IF NOT EXISTS {schema}
@@ -102,14 +104,14 @@ SELECT coalesce(sum(like_count), 0)::bigint
 -- name: counts
 SELECT c.type_id, c.item_id, sum(c.like_count)::bigint
   FROM {schema}.counters AS c
-  JOIN unnest(%(type_ids)s::smallint[], %(item_ids)s::bigint[]) AS k (type_id, item_id)
+  JOIN unnest(%(type_ids)b::smallint[], %(item_ids)b::bigint[]) AS k (type_id, item_id)
     ON c.type_id = k.type_id AND c.item_id = k.item_id
  GROUP BY c.type_id, c.item_id
 
 -- name: has_liked
 SELECT item_id
   FROM {schema}.likes
- WHERE user_id = %(user_id)s AND type_id = %(type_id)s AND item_id = ANY(%(item_ids)s::bigint[])
+ WHERE user_id = %(user_id)s AND type_id = %(type_id)s AND item_id = ANY(%(item_ids)b::bigint[])
 
 -- name: write_batch
 -- Many writes in one statement: coalesced single ops, and the bulk path (apply_events, like_many,
@@ -122,8 +124,8 @@ SELECT item_id
 -- count as of that op (NULL when the statement left that item's counters alone, or when the item
 -- has shards the statement did not touch).
 WITH ops AS (
-    SELECT * FROM unnest(%(user_ids)s::bigint[], %(item_ids)s::bigint[],
-                         %(type_ids)s::smallint[], %(is_like)s::boolean[], %(shards)s::smallint[])
+    SELECT * FROM unnest(%(user_ids)b::bigint[], %(item_ids)b::bigint[],
+                         %(type_ids)b::smallint[], %(is_like)b::boolean[], %(shards)b::smallint[])
              WITH ORDINALITY AS o (user_id, item_id, type_id, is_like, shard, position)
 ), inserted AS (
     INSERT INTO {schema}.likes (user_id, item_id, type_id, shard)

@@ -21,7 +21,7 @@ def positional(text: str) -> str:
     def number(match: re.Match[str]) -> str:
         return f"${numbers.setdefault(match.group(1), len(numbers) + 1)}"
 
-    return re.sub(r"%\(([a-z_]+)\)s", number, text)
+    return re.sub(r"%\(([a-z_]+)\)[sb]", number, text)
 
 
 @pytest.mark.parametrize("name", sorted(set(_queries.named_queries()) - UTILITY))
