@@ -36,7 +36,7 @@ from ._core import (
     single,
 )
 from ._deadline import Deadline, remaining
-from ._errors import InvalidInput, LikeCounterError, translate
+from ._errors import ConnectFailures, InvalidInput, LikeCounterError, translate
 from ._results import BulkResult, Health, Item, LikeResult, PoolStats, ReconcileReport, VerifyReport
 from ._validation import check_seconds
 
@@ -124,9 +124,14 @@ class AsyncLikeCounter:
         self._dsn_shown = _config.redact_dsn(normalized) if normalized else None
         self._owns_pool = pool is None
         self._pool_options: dict[str, Any] = {}
+        self._connect_failures: ConnectFailures | None = None
         if pool is None:
             assert normalized is not None
-            self._pool_options = _config.pool_options(settings, normalized, f"likecounter-{schema}")
+            self._connect_failures = ConnectFailures()
+            self._pool_options = {
+                **_config.pool_options(settings, normalized, f"likecounter-{schema}"),
+                "connection_class": _recording_connection(self._connect_failures),
+            }
             pool = AsyncConnectionPool(**self._pool_options)
         self._pool: AsyncConnectionPool[Any] = pool
         self._open_lock = asyncio.Lock()
@@ -431,6 +436,7 @@ class AsyncLikeCounter:
                 pool_timeout=deadline.seconds if by_call and deadline else self._pool.timeout,
                 call_timeout=deadline.seconds if deadline else None,
                 statement_timeout=self._settings.statement_timeout,
+                connect_failures=self._connect_failures,
             )
             if translated is exc:
                 raise
@@ -452,6 +458,24 @@ class AsyncLikeCounter:
             finally:
                 if conn.info.transaction_status == TransactionStatus.IDLE:
                     await conn.set_autocommit(False)
+
+
+def _recording_connection(failures: ConnectFailures) -> type[psycopg.AsyncConnection[Any]]:
+    """The connection class of a pool the counter builds: it records why a connection attempt
+    failed, so that a PoolTimeout can say the server is down, and why, instead of only timing out."""
+
+    class RecordingConnection(psycopg.AsyncConnection[Any]):
+        @classmethod
+        async def connect(cls, *args: Any, **kwargs: Any) -> Any:
+            try:
+                conn = await super().connect(*args, **kwargs)
+            except Exception as exc:
+                failures.failed(exc)
+                raise
+            failures.succeeded()
+            return conn
+
+    return RecordingConnection
 
 
 def _log_duration(operation: str | None, started: float) -> None:

@@ -10,6 +10,7 @@ import psycopg.errors
 import psycopg_pool
 
 __all__ = [
+    "ConnectFailures",
     "DatabaseError",
     "DatabaseUnavailable",
     "InvalidInput",
@@ -82,6 +83,26 @@ class StatementTimeout(DatabaseError, TimeoutError):
     __module__ = "likecounter"
 
 
+class ConnectFailures:
+    """What the last connection attempt of a counter's own pool said, when it failed.
+
+    A pool keeps retrying in the background and only logs why; a PoolTimeout then says just
+    "couldn't get a connection". Recording the last failure lets the error tell "the server is
+    down" (and libpq's reason) apart from "every connection is busy". No I/O here.
+    """
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        self.last = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+    def succeeded(self) -> None:
+        self.last = None
+
+
 def _scrub(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret:
@@ -103,12 +124,14 @@ def translate(
     pool_timeout: float | None = None,
     call_timeout: float | None = None,
     statement_timeout: float | None = None,
+    connect_failures: ConnectFailures | None = None,
 ) -> Exception:
     """Map a driver or pool exception to its likecounter class, with secrets removed from the text.
 
     `pool_timeout` is how long the call waited for a connection; `call_timeout` the call's own
     `timeout=` when there was one (it then bounded the wait and the statement), and
-    `statement_timeout` the counter's option; they only shape the messages.
+    `statement_timeout` the counter's option; they only shape the messages, as does
+    `connect_failures`, the record of a pool the counter built (None for a borrowed pool).
     Errors that are already ours pass through unchanged; anything unknown is returned as is.
     """
     if isinstance(exc, LikeCounterError):
@@ -116,17 +139,7 @@ def translate(
     secrets = tuple(secrets)
     detail = _scrub(str(exc).strip() or type(exc).__name__, secrets)
     if isinstance(exc, psycopg_pool.PoolTimeout):
-        waited = f" within {pool_timeout:g} s" if pool_timeout is not None else ""
-        if call_timeout is not None and pool_timeout is not None and call_timeout <= pool_timeout:
-            hint = (
-                f"the call's timeout={call_timeout:g} ran out; pass a larger timeout= or raise max_pool_size"
-            )
-        else:
-            hint = "raise pool_timeout or max_pool_size"
-        return PoolTimeout(
-            f"no database connection was available{waited}: the server may be down or every pool "
-            f"connection busy ({hint}). Nothing was written. Driver said: {detail}"
-        )
+        return _pool_timeout(detail, secrets, pool_timeout, call_timeout, connect_failures)
     if isinstance(exc, psycopg.errors.QueryCanceled | asyncio.TimeoutError):
         return _cancelled(detail, call_timeout, statement_timeout)
     if isinstance(exc, psycopg.errors.UndefinedTable):
@@ -152,6 +165,35 @@ def translate(
     if isinstance(exc, psycopg.Error):
         return DatabaseError(f"the database refused the operation: {detail}")
     return exc  # type: ignore[return-value]
+
+
+def _pool_timeout(
+    detail: str,
+    secrets: tuple[str, ...],
+    pool_timeout: float | None,
+    call_timeout: float | None,
+    connect_failures: ConnectFailures | None,
+) -> PoolTimeout:
+    waited = f" within {pool_timeout:g} s" if pool_timeout is not None else ""
+    by_call = call_timeout is not None and pool_timeout is not None and call_timeout <= pool_timeout
+    last = connect_failures.last if connect_failures is not None else None
+    if last is not None:
+        # The pool's latest attempt to connect failed: the server is down, unreachable or refusing.
+        return PoolTimeout(
+            f"no database connection was available{waited}: the pool cannot connect to the server "
+            f"(its last attempt failed: {_scrub(last, secrets)}). Check that the server is up and that "
+            "the DSN is right; the pool keeps trying, and calls work again once it connects. "
+            "Nothing was written."
+        )
+    if by_call:
+        hint = f"the call's timeout={call_timeout:g} ran out; pass a larger timeout= or raise max_pool_size"
+    elif connect_failures is not None:
+        hint = "every connection was busy or still connecting; raise pool_timeout or max_pool_size"
+    else:
+        hint = "the server may be down or every connection busy; raise pool_timeout or max_pool_size"
+    return PoolTimeout(
+        f"no database connection was available{waited} ({hint}). Nothing was written. Driver said: {detail}"
+    )
 
 
 def _cancelled(detail: str, call_timeout: float | None, statement_timeout: float | None) -> StatementTimeout:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -25,6 +26,9 @@ EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # The pool logs every failed connection attempt as a warning; a PoolTimeout already says
+    # that the server cannot be reached and why, so one line on stderr is enough.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         return int(args.handler(args))
     except _replay.BadLine as exc:

@@ -500,7 +500,7 @@ def test_bootstrap_against_a_dead_database_raises_our_error(make_counter: Callab
     assert isinstance(error, DatabaseUnavailable)
     assert isinstance(error, LikeCounterError)
     assert isinstance(error, TimeoutError)
-    assert "no database connection was available within 1 s" in str(error)
+    assert "no database connection was available within 1 s: the pool cannot connect" in str(error)
 
 
 # -- schema versions ------------------------------------------------------------------------------

@@ -490,7 +490,8 @@ def test_a_counter_built_while_the_server_is_down_recovers(
     with pytest.raises(PoolTimeout) as caught:
         counter.like(1, 1)
     assert time.monotonic() - started < 4.0
-    assert "within 1 s" in str(caught.value)
+    assert "within 1 s: the pool cannot connect to the server" in str(caught.value)
+    assert "Connection refused" in str(caught.value) or "No such file" in str(caught.value)
     started = time.monotonic()
     health = counter.health(timeout=0.5)
     assert time.monotonic() - started < 3.0

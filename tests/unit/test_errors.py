@@ -20,7 +20,7 @@ from likecounter import (
 )
 from likecounter._config import Settings
 from likecounter._core import Core
-from likecounter._errors import translate
+from likecounter._errors import ConnectFailures, translate
 from likecounter._queries import latest_version
 
 SECRET = "s3cr3t-must-not-leak"
@@ -101,6 +101,34 @@ def test_pool_timeout_message_names_the_wait() -> None:
     translated = translate(psycopg_pool.PoolTimeout("x"), pool_timeout=1.5)
     assert "within 1.5 s" in str(translated)
     assert "within" not in str(translate(psycopg_pool.PoolTimeout("x")))
+
+
+def test_pool_timeout_says_when_the_pool_cannot_connect_and_why() -> None:
+    failures = ConnectFailures()
+    busy = translate(psycopg_pool.PoolTimeout("x"), pool_timeout=2.0, connect_failures=failures)
+    assert "every connection was busy or still connecting" in str(busy)
+    assert "cannot connect" not in str(busy)
+    failures.failed(
+        psycopg.OperationalError(
+            'connection failed: connection to server at "127.0.0.1", port 9 failed: Connection refused\n'
+            "\tIs the server running on that host and accepting TCP/IP connections?"
+        )
+    )
+    down = translate(psycopg_pool.PoolTimeout("x"), pool_timeout=2.0, connect_failures=failures)
+    assert type(down) is PoolTimeout
+    assert "within 2 s: the pool cannot connect to the server" in str(down)
+    assert "Connection refused" in str(down) and "Is the server running" not in str(down)
+    assert "Nothing was written" in str(down)
+    failures.failed(psycopg.OperationalError("password authentication failed for user hunter2"))
+    scrubbed = translate(
+        psycopg_pool.PoolTimeout("x"), secrets=["hunter2"], pool_timeout=2.0, connect_failures=failures
+    )
+    assert "hunter2" not in str(scrubbed) and "password authentication failed" in str(scrubbed)
+    failures.succeeded()
+    again = translate(psycopg_pool.PoolTimeout("x"), pool_timeout=2.0, connect_failures=failures)
+    assert "cannot connect" not in str(again)
+    borrowed = translate(psycopg_pool.PoolTimeout("x"), pool_timeout=2.0)
+    assert "the server may be down or every connection busy" in str(borrowed)
 
 
 def test_translate_leaves_ours_and_unknown_errors_alone() -> None:
