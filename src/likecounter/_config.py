@@ -132,9 +132,13 @@ def _misplaced_credentials(dsn: str, params: dict[str, Any]) -> bool:
     """
     if "://" not in dsn:
         return False
-    path = dsn.partition("://")[2].partition("?")[0].partition("/")[2]
+    # The query starts at the first `?` after the user part: a `?` in a password does not start it.
+    split = _url_userinfo(dsn)
+    after_user = split[2] if split is not None else dsn.partition("://")[2]
+    path = after_user.partition("?")[0].partition("/")[2]
     return (
         "@" in path
+        or "@" in str(params.get("dbname") or "")
         or "@" in str(params.get("host") or "")
         or _PORTS.fullmatch(str(params.get("port") or "")) is None
     )

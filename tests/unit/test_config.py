@@ -116,6 +116,28 @@ def test_redact_unparseable_dsn_shows_nothing() -> None:
     assert redact_dsn(f"host='x password={SECRET}") == "<unparseable DSN>"
 
 
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"postgresql://bob:p@ss{SECRET}@db/app",  # libpq: password 'p', host 'ss...'
+        f"postgresql://bob:pa/ss{SECRET}@db/app",  # libpq: host 'bob', port 'pa'
+        # A '?' in the password does not start the query: libpq reads password '?' and database
+        # '/<secret>@db/app' (found by the fuzz suite).
+        f"postgresql+psycopg://bob:?@/{SECRET}@db/app?sslmode=disable?@/",
+    ],
+)
+def test_a_url_that_splits_its_password_is_refused_without_showing_it(dsn: str) -> None:
+    with pytest.raises(InvalidInput, match="percent-encode") as caught:
+        normalize_dsn(dsn)
+    assert SECRET not in str(caught.value)
+
+
+def test_an_at_sign_in_the_query_is_not_a_split_password() -> None:
+    dsn = "postgresql://bob:a?b@db/app?application_name=a@b"
+    assert normalize_dsn(dsn) == dsn
+    assert redact_dsn(dsn) == "postgresql://bob:***@db/app?application_name=a@b"
+
+
 def test_dsn_secrets() -> None:
     assert dsn_secrets("postgresql://app@db/likes") == ()
     assert dsn_secrets(f"postgresql://app:{SECRET}@db/likes") == (SECRET,)
