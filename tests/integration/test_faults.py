@@ -105,10 +105,20 @@ def wait_for_lock_waiters(db: psycopg.Connection[Any], count: int, *, within: fl
     pytest.fail(f"{count} statement(s) never blocked on the row lock")
 
 
-def checked_out(counter: Any) -> int:
-    """Connections the counter's pool has handed out and not had back."""
-    stats = counter.pool.get_stats()
-    return int(stats.get("pool_size", 0)) - int(stats.get("pool_available", 0))
+def checked_out(counter: Any, *, settle: float = 5.0) -> int:
+    """Connections the counter's pool has handed out and not had back.
+
+    The pool's size also counts a connection it is still opening or checking in the background
+    (after a kill it replaces the lost ones), so the figure is read again for up to `settle`
+    seconds until it is 0: a connection that a call kept would stay out for good.
+    """
+    ends = time.monotonic() + settle
+    while True:
+        stats = counter.pool.get_stats()
+        out = int(stats.get("pool_size", 0)) - int(stats.get("pool_available", 0))
+        if out == 0 or time.monotonic() > ends:
+            return out
+        time.sleep(0.05)
 
 
 def hold_connections(counter: Any, flavour: str, loop: LoopThread | None, count: int) -> Callable[[], None]:
