@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from psycopg import sql
 
 from . import _queries
+from ._arrays import BoolArray, Int2Array, Int8Array
 from ._config import Settings
 from ._errors import InvalidInput, SchemaError
 from ._hot import HotItems
@@ -111,12 +112,17 @@ def _write_params(
 ) -> dict[str, Any]:
     """The parameters of the write_batch statement: one entry per op in each list."""
     return {
-        "user_ids": user_ids,
-        "item_ids": item_ids,
-        "type_ids": type_ids,
-        "is_like": is_like,
-        "shards": shards,
+        "user_ids": Int8Array(user_ids),
+        "item_ids": Int8Array(item_ids),
+        "type_ids": Int2Array(type_ids),
+        "is_like": BoolArray(is_like),
+        "shards": Int2Array(shards),
     }
+
+
+def _counts_params(type_ids: list[int], item_ids: list[int]) -> dict[str, Any]:
+    """The parameters of the counts statement: (type_ids[i], item_ids[i]) is the i-th item."""
+    return {"type_ids": Int2Array(type_ids), "item_ids": Int8Array(item_ids)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +302,7 @@ class Core:
                 _result(op.liked, bool(changed), int(like_count))
                 for op, (changed, like_count) in zip(ops, rows, strict=True)
             ]
-        params = {"type_ids": [key[0] for key in stale], "item_ids": [key[1] for key in stale]}
+        params = _counts_params([key[0] for key in stale], [key[1] for key in stale])
         recount = yield Query(self.statements["counts"], params)
         now = dict.fromkeys(stale, 0)
         now.update({(type_id, item_id): int(count) for type_id, item_id, count in recount})
@@ -339,7 +345,7 @@ class Core:
         batch = check_batch(events, "events", self.settings.max_batch_size)
         final: dict[tuple[int, int, str], bool] = {}
         for position, event in enumerate(batch):
-            user_id, item_id, item_type, action = _unpack(event, 4, f"events[{position}]")
+            user_id, item_id, item_type, action = _unpack(event, 4, "events", position)
             key = (check_id(user_id, "user_id"), check_id(item_id, "item_id"), check_item_type(item_type))
             if type(action) is not str or action not in _ACTIONS:
                 raise InvalidInput(f"events[{position}]: action must be 'like' or 'unlike', got {action!r}")
@@ -353,7 +359,7 @@ class Core:
         name = check_item_type(item_type)
         final: dict[tuple[int, int, str], bool] = {}
         for position, pair in enumerate(batch):
-            user_id, item_id = _unpack(pair, 2, f"pairs[{position}]")
+            user_id, item_id = _unpack(pair, 2, "pairs", position)
             final[(check_id(user_id, "user_id"), check_id(item_id, "item_id"), name)] = liked
         return self._apply(len(batch), final)
 
@@ -400,7 +406,7 @@ class Core:
         batch = check_batch(items, "items", self.settings.max_batch_size)
         asked: dict[Item, int] = {}
         for position, entry in enumerate(batch):
-            item_id, item_type = _unpack(entry, 2, f"items[{position}]")
+            item_id, item_type = _unpack(entry, 2, "items", position)
             asked[Item(check_id(item_id, "item_id"), check_item_type(item_type))] = 0
         if not asked:
             return asked
@@ -408,10 +414,9 @@ class Core:
         names_by_id = {type_id: name for name, type_id in known.items()}
         wanted = [item for item in asked if item.item_type in known]
         if wanted:
-            params = {
-                "type_ids": [known[item.item_type] for item in wanted],
-                "item_ids": [item.item_id for item in wanted],
-            }
+            params = _counts_params(
+                [known[item.item_type] for item in wanted], [item.item_id for item in wanted]
+            )
             rows = yield Query(self.statements["counts"], params)
             for type_id, item_id, like_count in rows:
                 asked[Item(item_id, names_by_id[type_id])] = int(like_count)
@@ -427,7 +432,7 @@ class Core:
         known = yield from self._read_type_ids([name])
         if name not in known:
             return asked
-        params = {"user_id": user_id, "type_id": known[name], "item_ids": list(asked)}
+        params = {"user_id": user_id, "type_id": known[name], "item_ids": Int8Array(asked)}
         rows = yield Query(self.statements["has_liked"], params)
         for (item_id,) in rows:
             asked[item_id] = True
@@ -591,7 +596,14 @@ def _check_progress(progress: Any) -> Callable[[int], None] | None:
     return progress  # type: ignore[no-any-return]
 
 
-def _unpack(entry: Any, size: int, what: str) -> tuple[Any, ...]:
+def _unpack(entry: Any, size: int, what: str, position: int) -> tuple[Any, ...]:
+    """The values of batch entry `what[position]`, which must be a tuple or other iterable of `size`."""
+    if type(entry) is tuple and len(entry) == size:
+        return entry  # the common case, without the checks below (bulk calls spend time here)
+    return _unpack_any(entry, size, f"{what}[{position}]")
+
+
+def _unpack_any(entry: Any, size: int, what: str) -> tuple[Any, ...]:
     if isinstance(entry, str | bytes | bytearray | Mapping) or not isinstance(entry, Iterable):
         raise InvalidInput(f"{what} must be a tuple of {size} values, not {type(entry).__name__}")
     # At most one value too many: an endless iterator as an entry must not be read forever.
