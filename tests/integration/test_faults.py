@@ -467,10 +467,14 @@ def test_terminated_backends_lose_nothing_and_the_pool_heals(
         kill_thread.join(HANG)
     assert untyped == [], f"untyped errors escaped: {untyped[:3]}"
     assert killed > 0 and sum(failures.values()) > 0, (killed, failures)
-    # The pool heals: calls work, nothing is checked out, nobody waits.
-    assert retry(lambda: counter.count(0)) >= 0
+    # The pool heals: calls work, nothing is checked out, nobody waits. The killer's last round
+    # can hit connections idle in the pool; each such one fails one call (the pool does not test
+    # a connection before lending it), so reads go through retry() until every pooled
+    # connection (the pool lends them in turn) has been used once.
+    for _ in range(counter.pool.max_size):
+        assert retry(lambda: counter.count(0)) >= 0
     expected_counts = Counter(item for (_, item), liked in state.items() if liked)
-    assert counter.counts([(item, "post") for item in items]) == {
+    assert retry(lambda: counter.counts([(item, "post") for item in items])) == {
         (item, "post"): expected_counts[item] for item in items
     }
     assert like_keys(db, likecounter_schema) == {key for key, liked in state.items() if liked}
