@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -52,12 +51,17 @@ def check_schema(value: Any) -> str:
 
 def check_batch(values: Any, what: str, max_batch_size: int) -> list[Any]:
     """Materialise a batch argument and enforce the size limit. Strings are not batches."""
+    if type(values) is list or type(values) is tuple:
+        if len(values) > max_batch_size:
+            raise InvalidInput(f"{what} holds more than max_batch_size={max_batch_size} entries")
+        return list(values)
     if isinstance(values, str | bytes | bytearray) or not isinstance(values, Iterable):
         raise InvalidInput(f"{what} must be a list or other iterable, not {type(values).__name__}")
-    # One entry past the limit at most: an endless iterator must not be read forever.
-    batch = list(itertools.islice(values, max_batch_size + 1))
-    if len(batch) > max_batch_size:
-        raise InvalidInput(f"{what} holds more than max_batch_size={max_batch_size} entries")
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) > max_batch_size:
+            raise InvalidInput(f"{what} holds more than max_batch_size={max_batch_size} entries")
     return batch
 
 
